@@ -1,0 +1,211 @@
+package metric
+
+import (
+	"math"
+	"slices"
+)
+
+// Bucket is one populated native bucket: Count observations in
+// (2^((Key-1)/2^schema), 2^(Key/2^schema)].
+type Bucket struct {
+	Key   int32
+	Count uint64
+}
+
+// HistogramValue is a histogram's state at one moment, or the difference
+// between two moments (Sub). It is a plain value: copy it, keep it, merge it.
+type HistogramValue struct {
+	Count         uint64  // all observations, the zero bucket included
+	Sum           float64 // sum of observed values
+	Min, Max      float64 // exact extremes; 0 when Count is 0. A delta keeps the later value's
+	ZeroCount     uint64  // observations at or below ZeroThreshold
+	ZeroThreshold float64
+	Schema        int32
+	Buckets       []Bucket // populated native buckets, ascending by Key
+
+	// ClassicBounds are the classic bucket upper bounds (shared; do not
+	// modify); ClassicCounts the cumulative count at each. The +Inf bucket
+	// is Count.
+	ClassicBounds []float64
+	ClassicCounts []uint64
+}
+
+// Clone returns a deep copy that shares nothing mutable with v.
+func (v *HistogramValue) Clone() HistogramValue {
+	c := *v
+	c.Buckets = slices.Clone(v.Buckets)
+	c.ClassicCounts = slices.Clone(v.ClassicCounts)
+	return c
+}
+
+// Quantile returns the q-quantile (0 <= q <= 1) of the recorded values by
+// the nearest-rank definition: the smallest recorded value with at least
+// q*Count values at or below it. The answer is the geometric middle of the
+// bucket holding that value, clamped to [Min, Max], so it is within
+// 2^(2^-(schema+1))-1 of the exact quantile (0.54% at schema 6).
+// It returns NaN when Count is 0 or q is outside [0, 1].
+func (v *HistogramValue) Quantile(q float64) float64 {
+	if v.Count == 0 || !(q >= 0 && q <= 1) {
+		return math.NaN()
+	}
+	if q == 0 {
+		return v.Min
+	}
+	if q == 1 {
+		return v.Max
+	}
+	rank := uint64(math.Ceil(q * float64(v.Count)))
+	if rank < 1 {
+		rank = 1
+	}
+	if rank <= v.ZeroCount {
+		return v.Min
+	}
+	run := v.ZeroCount
+	for _, b := range v.Buckets {
+		run += b.Count
+		if run >= rank {
+			return v.clamp(bucketMid(v.Schema, b.Key))
+		}
+	}
+	return v.Max
+}
+
+func (v *HistogramValue) clamp(x float64) float64 {
+	if v.Max > 0 && x > v.Max {
+		x = v.Max
+	}
+	if x < v.Min {
+		x = v.Min
+	}
+	return x
+}
+
+// Mean returns Sum/Count, or NaN when Count is 0.
+func (v *HistogramValue) Mean() float64 {
+	if v.Count == 0 {
+		return math.NaN()
+	}
+	return v.Sum / float64(v.Count)
+}
+
+// Sub sets v to later minus earlier: the observations made between two
+// reads of the same histogram. Min and Max cannot be subtracted; v takes
+// later's, which bound the delta's values from outside. v may alias
+// neither argument's bucket slice.
+func (v *HistogramValue) Sub(later, earlier *HistogramValue) {
+	v.Schema = later.Schema
+	v.ZeroThreshold = later.ZeroThreshold
+	v.Count = later.Count - min(earlier.Count, later.Count)
+	v.ZeroCount = later.ZeroCount - min(earlier.ZeroCount, later.ZeroCount)
+	v.Sum = later.Sum - earlier.Sum
+	v.Min, v.Max = later.Min, later.Max
+	v.Buckets = v.Buckets[:0]
+	j := 0
+	for _, b := range later.Buckets {
+		for j < len(earlier.Buckets) && earlier.Buckets[j].Key < b.Key {
+			j++
+		}
+		c := b.Count
+		if j < len(earlier.Buckets) && earlier.Buckets[j].Key == b.Key {
+			c -= min(earlier.Buckets[j].Count, c)
+		}
+		if c != 0 {
+			v.Buckets = append(v.Buckets, Bucket{Key: b.Key, Count: c})
+		}
+	}
+	v.ClassicBounds = later.ClassicBounds
+	v.ClassicCounts = append(v.ClassicCounts[:0], later.ClassicCounts...)
+	for i := range v.ClassicCounts {
+		if i < len(earlier.ClassicCounts) {
+			v.ClassicCounts[i] -= min(earlier.ClassicCounts[i], v.ClassicCounts[i])
+		}
+	}
+}
+
+// Add merges o into v: counts, sums and buckets add; Min and Max widen.
+// Both must have the same schema (Downscale the finer one first).
+func (v *HistogramValue) Add(o *HistogramValue) {
+	if o.Count == 0 {
+		return
+	}
+	if v.Count == 0 {
+		v.Min, v.Max = o.Min, o.Max
+	} else {
+		v.Min, v.Max = math.Min(v.Min, o.Min), math.Max(v.Max, o.Max)
+	}
+	v.Schema = o.Schema
+	v.ZeroThreshold = o.ZeroThreshold
+	v.Count += o.Count
+	v.ZeroCount += o.ZeroCount
+	v.Sum += o.Sum
+	v.Buckets = mergeBuckets(v.Buckets, o.Buckets)
+	if v.ClassicBounds == nil {
+		v.ClassicBounds = o.ClassicBounds
+	}
+	if len(v.ClassicCounts) < len(o.ClassicCounts) {
+		v.ClassicCounts = append(v.ClassicCounts, make([]uint64, len(o.ClassicCounts)-len(v.ClassicCounts))...)
+	}
+	for i, c := range o.ClassicCounts {
+		v.ClassicCounts[i] += c
+	}
+}
+
+// mergeBuckets returns a+b as one ascending list, reusing a's array when
+// b adds no new keys.
+func mergeBuckets(a, b []Bucket) []Bucket {
+	if len(b) == 0 {
+		return a
+	}
+	newKeys := 0
+	i := 0
+	for _, x := range b {
+		for i < len(a) && a[i].Key < x.Key {
+			i++
+		}
+		if i < len(a) && a[i].Key == x.Key {
+			a[i].Count += x.Count
+		} else {
+			newKeys++
+		}
+	}
+	if newKeys == 0 {
+		return a
+	}
+	out := make([]Bucket, 0, len(a)+newKeys)
+	i = 0
+	for _, x := range b {
+		for i < len(a) && a[i].Key < x.Key {
+			out = append(out, a[i])
+			i++
+		}
+		if i < len(a) && a[i].Key == x.Key {
+			out = append(out, a[i]) // already summed above
+			i++
+			continue
+		}
+		out = append(out, x)
+	}
+	return append(out, a[i:]...)
+}
+
+// Downscale merges buckets in place so that v has the given, coarser
+// schema (-4 <= schema <= v.Schema). Schemas nest, so the merge is exact:
+// bucket k at schema s lies inside bucket ceil(k / 2^(s-schema)).
+func (v *HistogramValue) Downscale(schema int32) {
+	if schema >= v.Schema || schema < -4 {
+		return
+	}
+	shift := uint(v.Schema - schema)
+	out := v.Buckets[:0]
+	for _, b := range v.Buckets {
+		k := (b.Key + (1 << shift) - 1) >> shift
+		if n := len(out); n > 0 && out[n-1].Key == k {
+			out[n-1].Count += b.Count
+		} else {
+			out = append(out, Bucket{Key: k, Count: b.Count})
+		}
+	}
+	v.Buckets = out
+	v.Schema = schema
+}
