@@ -384,3 +384,27 @@ func (v *HistogramValue) fillDerivedClassic() {
 		v.ClassicCounts[i] = run
 	}
 }
+
+// Count returns the number of observations recorded. It sums the shards'
+// buckets without allocating; Read is the way to get everything at once.
+func (h *Histogram) Count() uint64 {
+	var n uint64
+	add := func(s *histShard) {
+		if s == nil {
+			return
+		}
+		n += s.zero.Load()
+		for ci := range s.chunks {
+			if c := s.chunks[ci].Load(); c != nil {
+				for j := range c.c {
+					n += c.c[j].Load()
+				}
+			}
+		}
+	}
+	for i := range h.shards {
+		add(h.shards[i].Load())
+	}
+	add(h.shared.Load())
+	return n
+}
