@@ -138,25 +138,24 @@ func (h *Histogram) Observe(v float64) {
 			// Single writer: this goroutine is pinned to P pid, and only
 			// goroutines running on P pid write shard pid.
 			if idx < 0 {
-				s.zero.Store(s.zero.Load() + 1)
+				plainAdd(&s.zero, 1)
 			} else if c := s.chunks[idx>>chunkBits].Load(); c != nil {
-				b := &c.c[idx&(chunkSize-1)]
-				b.Store(b.Load() + 1)
+				plainAdd(&c.c[idx&(chunkSize-1)], 1)
 			} else {
 				procUnpin()
 				h.observeSlow(v, idx)
 				return
 			}
-			s.sumBits.Store(math.Float64bits(math.Float64frombits(s.sumBits.Load()) + v))
+			plainStore(&s.sumBits, math.Float64bits(math.Float64frombits(s.sumBits.Load())+v))
 			if v < math.Float64frombits(s.minBits.Load()) {
-				s.minBits.Store(math.Float64bits(v))
+				plainStore(&s.minBits, math.Float64bits(v))
 			}
 			if v > math.Float64frombits(s.maxBits.Load()) {
-				s.maxBits.Store(math.Float64bits(v))
+				plainStore(&s.maxBits, math.Float64bits(v))
 			}
 			if s.classic != nil {
 				ci := classicIndex(h.bounds, v)
-				s.classic[ci].Store(s.classic[ci].Load() + 1)
+				plainAdd(&s.classic[ci], 1)
 			}
 			procUnpin()
 			return

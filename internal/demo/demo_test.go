@@ -1,0 +1,84 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestDemoServesMetrics runs the demo for real on a loopback port, waits
+// until its load shows up in /metrics and /api/v1/operations, and stops it.
+func TestDemoServesMetrics(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{Listener: ln, DataDir: t.TempDir(), Rate: 200, Logger: slog.New(slog.DiscardHandler)})
+	}()
+	base := "http://" + ln.Addr().String()
+	client := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	var ops []opJSON
+	for time.Now().Before(deadline) {
+		ops = nil
+		resp, err := client.Get(base + "/api/v1/operations")
+		if err == nil {
+			_ = json.NewDecoder(resp.Body).Decode(&ops)
+			resp.Body.Close()
+		}
+		if len(ops) >= 6 && ops[0].Count > 0 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond) // polling a real server, not waiting for internal state
+	}
+	names := map[string]bool{}
+	for _, o := range ops {
+		names[o.Name] = true
+	}
+	for _, want := range []string{"GET /shop/products", "POST /shop/checkout", "payment.authorize", "GET /shop/search"} {
+		if !names[want] {
+			t.Errorf("operation %q missing from %v", want, names)
+		}
+	}
+
+	resp, err := client.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
+	}
+	h := fams["vitals_operation_duration_seconds"]
+	if h == nil || len(h.Metric) < 6 {
+		t.Fatalf("operation histogram missing: %v", h)
+	}
+	if fams["go_sched_latencies_seconds"] == nil || fams["process_resident_memory_bytes"] == nil {
+		t.Error("runtime or process metrics missing")
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("demo did not stop within 15 s of cancel")
+	}
+}
