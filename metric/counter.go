@@ -19,7 +19,7 @@ type counterShard struct {
 // counters from a Registry are sharded. Inc and Add never allocate.
 type Counter struct {
 	shards []counterShard // shards[1+pid] belongs to P pid; shards[0] is padding
-	single atomic.Uint64 // the zero value's only word, and Ps past the shards
+	single atomic.Uint64  // the zero value's only word, and Ps past the shards
 }
 
 func newCounter() *Counter {
