@@ -184,7 +184,11 @@ func (f *Family) newSeries(values []string, overflow bool) *Series {
 
 // get returns the series for values, creating it (or folding it into the
 // overflow series) when it does not exist.
-func (f *Family) get(values []string) *Series {
+func (f *Family) get(values []string) *Series { return f.getInit(values, nil) }
+
+// getInit is get with a function that completes a new series before it is
+// published (a callback series must never be seen without its callback).
+func (f *Family) getInit(values []string, init func(*Series)) *Series {
 	if len(values) != len(f.Labels) {
 		panic(fmt.Sprintf("vitals/metric: %s has %d labels %v, got %d values", f.Name, len(f.Labels), f.Labels, len(values)))
 	}
@@ -221,11 +225,17 @@ func (f *Family) get(values []string) *Series {
 				vals[i] = OverflowValue
 			}
 			f.overS = f.newSeries(vals, true)
+			if init != nil {
+				init(f.overS)
+			}
 			f.appendLocked(f.overS)
 		}
 		return f.overS
 	}
 	s = f.newSeries(append([]string(nil), values...), false)
+	if init != nil {
+		init(s)
+	}
 	if f.index == nil {
 		f.index = make(map[string]*Series)
 	}
@@ -352,7 +362,9 @@ func (v *FuncVec) Bind(fn func() float64, values ...string) {
 	if fn == nil {
 		panic("vitals/metric: Bind with a nil func on " + v.f.Name)
 	}
-	v.f.get(values).fn.Store(&fn)
+	// A new series gets fn before it is published; an existing one (or the
+	// overflow series) has it replaced.
+	v.f.getInit(values, func(s *Series) { s.fn.Store(&fn) }).fn.Store(&fn)
 }
 
 // Delete removes the series for the label values.

@@ -38,8 +38,20 @@ type histShard struct {
 	sumBits atomic.Uint64
 	minBits atomic.Uint64
 	maxBits atomic.Uint64
-	classic []atomic.Uint64 // per classic bucket, not cumulative; nil when derived
+	classic []atomic.Uint64               // per classic bucket, not cumulative; nil when derived
+	used    [numChunks / 64]atomic.Uint64 // bitmap of allocated chunks: Read skips the rest
 	chunks  [numChunks]atomic.Pointer[bucketChunk]
+}
+
+// installChunk allocates chunk ci if it is missing and marks it used.
+func (s *histShard) installChunk(ci int) *bucketChunk {
+	if c := s.chunks[ci].Load(); c != nil {
+		return c
+	}
+	if s.chunks[ci].CompareAndSwap(nil, new(bucketChunk)) {
+		s.used[ci/64].Or(1 << (ci % 64))
+	}
+	return s.chunks[ci].Load()
 }
 
 var posInfBits = math.Float64bits(math.Inf(1))
@@ -175,8 +187,8 @@ func (h *Histogram) observeSlow(v float64, idx int) {
 		s := h.shards[pid].Load()
 		if s == nil {
 			h.shards[pid].CompareAndSwap(nil, newHistShard(h.nClassic()))
-		} else if idx >= 0 && s.chunks[idx>>chunkBits].Load() == nil {
-			s.chunks[idx>>chunkBits].CompareAndSwap(nil, new(bucketChunk))
+		} else if idx >= 0 {
+			s.installChunk(idx >> chunkBits)
 		}
 		// Back through the pinned path: we may be on another P by now.
 		h.Observe(v)
@@ -190,12 +202,7 @@ func (h *Histogram) observeSlow(v float64, idx int) {
 	if idx < 0 {
 		s.zero.Add(1)
 	} else {
-		c := s.chunks[idx>>chunkBits].Load()
-		if c == nil {
-			s.chunks[idx>>chunkBits].CompareAndSwap(nil, new(bucketChunk))
-			c = s.chunks[idx>>chunkBits].Load()
-		}
-		c.c[idx&(chunkSize-1)].Add(1)
+		s.installChunk(idx >> chunkBits).c[idx&(chunkSize-1)].Add(1)
 	}
 	for {
 		old := s.sumBits.Load()
@@ -313,21 +320,25 @@ func (h *Histogram) Read(dst *HistogramValue) {
 		maxV = math.Max(maxV, math.Float64frombits(s.maxBits.Load()))
 	}
 	dst.Count = dst.ZeroCount
+	var used [numChunks / 64]uint64
+	for _, s := range shards[:n] {
+		for w := range used {
+			used[w] |= s.used[w].Load()
+		}
+	}
 	for ci := 0; ci < numChunks; ci++ {
+		if used[ci/64]&(1<<(ci%64)) == 0 {
+			continue
+		}
 		var sums [chunkSize]uint64
-		any := false
 		for _, s := range shards[:n] {
 			c := s.chunks[ci].Load()
 			if c == nil {
 				continue
 			}
-			any = true
 			for j := range sums {
 				sums[j] += c.c[j].Load()
 			}
-		}
-		if !any {
-			continue
 		}
 		for j, cnt := range sums {
 			if cnt != 0 {

@@ -3,6 +3,7 @@ package metric
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -133,6 +134,15 @@ func (r *Registry) family(opts Opts, kind Kind, v variant, vec bool) *Family {
 		}
 		if slices.Contains(opts.Labels[:i], l) {
 			panic(fmt.Sprintf("vitals/metric: %s: label %q given twice", opts.Name, l))
+		}
+	}
+	if u := opts.Unit; u != "" {
+		if err := validateIdent(u, false); err != nil {
+			panic("vitals/metric: " + opts.Name + ": bad unit " + u)
+		}
+		base := strings.TrimSuffix(opts.Name, "_total")
+		if !strings.HasSuffix(base, "_"+u) {
+			panic(fmt.Sprintf("vitals/metric: %s has unit %q: the name must end in _%s (before _total), as OpenMetrics requires", opts.Name, u, u))
 		}
 	}
 	if opts.Help == "" {

@@ -1,0 +1,86 @@
+// Package exposition serves a vitals metric.Registry to Prometheus: the
+// /metrics handler, a fast text encoder, and an adapter for services that
+// already expose a client_golang registry.
+//
+// Three entry points:
+//
+//   - Handler serves GET /metrics with content negotiation: the Prometheus
+//     text format 0.0.4 (the default), OpenMetrics 1.0.0, and delimited
+//     protobuf, the one format that carries native histograms (schema 6,
+//     sent together with the classic buckets). It gzips only when asked,
+//     filters on name[] like promhttp, limits scrapes in flight, can demand
+//     a bearer token, and adds the Go runtime and process metrics of
+//     client_golang's collectors (with go_sched_latencies_seconds) unless
+//     HandlerOpts.DisableRuntimeMetrics is set.
+//   - WriteText writes the text format to any io.Writer. It is the
+//     encoder behind Handler's default format: a few allocations per
+//     scrape, however many series (see BenchmarkWriteText10k).
+//   - NewCollector wraps a registry as a prometheus.Collector:
+//     promReg.MustRegister(exposition.NewCollector(vitalsReg)).
+//
+// Histograms are exposed with the exact classic bucket counts the
+// histogram keeps (never interpolated from the native buckets); le="+Inf"
+// is the total count.
+//
+// # Self-metrics
+//
+// Handler registers, in the registry it serves, a histogram of scrape
+// durations by format (vitals_scrape_duration_seconds), scrapes that failed
+// part-way by cause (vitals_scrape_errors_total) and requests turned away
+// by reason (vitals_scrape_rejected_total). All series exist from the
+// first scrape on.
+//
+// # Example
+//
+// A complete program that counts requests and serves them, with runtime
+// metrics, on an admin listener:
+//
+//	package main
+//
+//	import (
+//		"log"
+//		"net/http"
+//		"os"
+//
+//		"github.com/bizra/vitals/exposition"
+//		"github.com/bizra/vitals/metric"
+//	)
+//
+//	func main() {
+//		reg := metric.NewRegistry()
+//		requests := reg.CounterVec(metric.Opts{
+//			Name:   "app_requests_total",
+//			Help:   "Requests handled, by route.",
+//			Labels: []string{"route"},
+//		})
+//		latency := reg.Histogram(metric.Opts{
+//			Name: "app_request_duration_seconds",
+//			Help: "Time to handle a request.",
+//			Unit: "seconds",
+//		})
+//		hello := requests.With("/hello") // look the series up once
+//
+//		app := http.NewServeMux()
+//		app.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) {
+//			t := latency.StartTimer()
+//			defer t.ObserveDuration()
+//			hello.Inc()
+//			w.Write([]byte("hello\n"))
+//		})
+//
+//		admin := http.NewServeMux()
+//		admin.Handle("/metrics", exposition.Handler(reg, &exposition.HandlerOpts{
+//			BearerToken: os.Getenv("METRICS_TOKEN"), // "" disables authentication
+//		}))
+//		go func() { log.Fatal(http.ListenAndServe("localhost:9100", admin)) }()
+//		log.Fatal(http.ListenAndServe(":8080", app))
+//	}
+//
+// # Concurrency
+//
+// Everything here is safe for concurrent use. Handler, WriteText and the
+// collector start no goroutines and hold no lock while they format: they
+// read each instrument's atomics (a histogram into a reused snapshot) and
+// encode outside any vitals lock. Func series' callbacks run on the
+// scraping goroutine.
+package exposition
