@@ -80,8 +80,10 @@ type Factor struct {
 
 // Rate fills f.Score from Observed, Target and Limit and returns f.
 func (f Factor) Rate() Factor {
-	if f.NoData || math.IsNaN(f.Observed) {
+	if f.NoData || math.IsNaN(f.Observed) || math.IsInf(f.Observed, 0) {
+		// Zero the value so that the factor encodes as JSON; NoData says why.
 		f.NoData = true
+		f.Observed = 0
 		f.Score = 100
 		return f
 	}
@@ -176,6 +178,10 @@ func Combine(name string, parts []Score, weights map[string]float64) Score {
 		pw := 1.0
 		if x, ok := weights[p.Component]; ok {
 			pw = x
+		}
+		if pw <= 0 { // weighted out: shown, but decides nothing
+			s.Factors = append(s.Factors, Factor{Name: p.Component, Observed: p.Value, Unit: "score", Target: 100, Limit: 0, Score: p.Value})
+			continue
 		}
 		sum += p.Value * pw
 		w += pw

@@ -1,6 +1,7 @@
 package score
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"testing"
@@ -42,6 +43,9 @@ func TestNewExplains(t *testing.T) {
 	if !s.Factors[2].NoData {
 		t.Fatal("NaN factor not marked NoData")
 	}
+	if _, err := json.Marshal(s); err != nil {
+		t.Fatalf("a score with a NoData factor does not encode: %v", err)
+	}
 	// One exhausted factor fails the component.
 	s = New("db", []Factor{
 		{Name: "a", Observed: 1, Target: 0.7, Limit: 1, Weight: 1},
@@ -61,6 +65,10 @@ func TestCombine(t *testing.T) {
 	s := Combine("system", []Score{a, b}, map[string]float64{"db": 3})
 	if s.Value != 55 || s.Status != Fail || len(s.Recommendations) != 1 {
 		t.Fatalf("combined %+v", s)
+	}
+	s = Combine("system", []Score{a, b}, map[string]float64{"db": 0})
+	if s.Value != 100 || s.Status != Pass {
+		t.Fatalf("a component weighted 0 decided the result: %+v", s)
 	}
 }
 
