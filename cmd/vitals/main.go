@@ -30,7 +30,8 @@ Usage:
                         own mixed load, serving /metrics and the JSON APIs
   vitals help           show this help
 
-Flags of demo (each falls back to the environment variable named):
+Flags of demo (each falls back to the environment variable named). Admin
+actions need a bearer token, read from VITALS_ADMIN_TOKEN only:
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -72,6 +73,19 @@ func demoFlags(out io.Writer) (*flag.FlagSet, *demoConfig) {
 		"how long to run, e.g. 90s or 2h; 0 runs until interrupted (VITALS_DURATION)")
 	fs.Float64Var(&c.Rate, "rate", envFloat("VITALS_RATE", demo.DefaultRate),
 		"requests per second the built-in load generator sends (VITALS_RATE)")
+	fs.StringVar(&c.Postgres, "postgres", envOr("VITALS_POSTGRES", ""),
+		"PostgreSQL URL for the database workload, e.g. postgres://user@127.0.0.1:5432/db; empty uses SQLite in the data directory (VITALS_POSTGRES)")
+	fs.StringVar(&c.Redis, "redis", envOr("VITALS_REDIS", ""),
+		"Redis address for the L2 cache, e.g. 127.0.0.1:6379; empty uses an embedded compressed cache (VITALS_REDIS)")
+	fs.StringVar(&c.AdminAddr, "admin-addr", envOr("VITALS_ADMIN_ADDR", demo.DefaultAdminAddr),
+		"admin listener for POST /admin/saturate and /admin/outage; empty for none (VITALS_ADMIN_ADDR)")
+	c.AdminToken = os.Getenv("VITALS_ADMIN_TOKEN") // environment only: a flag would show in ps
+	fs.DurationVar(&c.SaturateEvery, "saturate-every", envDuration("VITALS_SATURATE_EVERY", 0),
+		"start a database-pool saturation episode this often, e.g. 2m, to watch readiness turn not-ready and recover; 0 for never (VITALS_SATURATE_EVERY)")
+	fs.DurationVar(&c.SaturateFor, "saturate-for", envDuration("VITALS_SATURATE_FOR", demo.DefaultSaturateFor),
+		"length of each scheduled saturation episode (VITALS_SATURATE_FOR)")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", envDuration("VITALS_DRAIN_DELAY", demo.DefaultDrainDelay),
+		"on SIGTERM or Ctrl-C, how long readiness fails while the servers keep serving (VITALS_DRAIN_DELAY)")
 	fs.StringVar(&c.logFormat, "log-format", envOr("VITALS_LOG_FORMAT", "text"), "log format: text or json (VITALS_LOG_FORMAT)")
 	fs.StringVar(&c.logLevel, "log-level", envOr("VITALS_LOG_LEVEL", "info"), "log level: debug, info, warn or error (VITALS_LOG_LEVEL)")
 	return fs, c
@@ -102,6 +116,11 @@ func runDemo(args []string, stderr io.Writer) int {
 	c.Logger = log
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first signal the demo drains; a second one ends it at once.
+		<-ctx.Done()
+		stop()
+	}()
 	if err := demo.Run(ctx, c.Config); err != nil {
 		log.Error("vitals demo failed", "err", err)
 		return 1

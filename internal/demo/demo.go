@@ -8,50 +8,96 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/bizra/vitals"
+	"github.com/bizra/vitals/breaker"
 	"github.com/bizra/vitals/exposition"
+	"github.com/bizra/vitals/health"
+	"github.com/bizra/vitals/internal/demoload"
+	"github.com/bizra/vitals/monitorsapi"
 )
 
 // Config is the demo's configuration; cmd/vitals fills it from flags and
-// the environment.
+// the environment. The zero value runs with the defaults below.
 type Config struct {
-	Addr     string        // listen address of the service and /metrics
-	DataDir  string        // state kept across restarts (history)
+	Addr     string        // listen address of the service, /metrics, the APIs and probes
+	DataDir  string        // state kept across restarts (history, the SQLite database)
 	Duration time.Duration // run time; 0 until ctx is done
-	Rate     float64       // generated requests per second
+	Rate     float64       // generated HTTP requests per second
 	Logger   *slog.Logger
-	// Listener, when set, is used instead of listening on Addr (tests).
-	Listener net.Listener
+
+	// Postgres is a PostgreSQL URL for the database workload; "" uses
+	// SQLite in DataDir. It never appears in logs.
+	Postgres string
+	// Redis is the address of a Redis server for the L2 cache; "" uses an
+	// embedded compressed byte cache.
+	Redis string
+
+	// AdminAddr is the admin listener (POST /admin/saturate,
+	// POST /admin/outage); "" for none.
+	AdminAddr string
+	// AdminToken is the bearer token admin requests must carry; with none
+	// set, admin actions are refused.
+	AdminToken string
+	// SaturateEvery starts a database-pool saturation episode this often
+	// (readiness turns not-ready, then recovers); 0 for never.
+	SaturateEvery time.Duration
+	// SaturateFor is the length of each scheduled episode.
+	SaturateFor time.Duration
+	// DrainDelay is how long readiness fails before the servers stop, on
+	// SIGTERM or when Duration ends.
+	DrainDelay time.Duration
+
+	// Listener and AdminListener, when set, are used instead of listening
+	// on Addr and AdminAddr (tests).
+	Listener      net.Listener
+	AdminListener net.Listener
 }
 
 // Defaults.
 const (
-	DefaultAddr    = "127.0.0.1:9911"
-	DefaultDataDir = "vitals-data"
-	DefaultRate    = 100
+	DefaultAddr        = "127.0.0.1:9911"
+	DefaultAdminAddr   = "127.0.0.1:9912"
+	DefaultDataDir     = "vitals-data"
+	DefaultRate        = 100
+	DefaultSaturateFor = 20 * time.Second
+	DefaultDrainDelay  = 3 * time.Second
 )
 
+func (c *Config) applyDefaults() {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	if c.Rate <= 0 {
+		c.Rate = DefaultRate
+	}
+	if c.SaturateFor <= 0 {
+		c.SaturateFor = DefaultSaturateFor
+	}
+	if c.DrainDelay == 0 {
+		c.DrainDelay = DefaultDrainDelay
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
 // Run runs the demo until ctx is done or cfg.Duration has passed, then
-// shuts down cleanly.
+// drains (readiness fails first, the servers keep serving for DrainDelay)
+// and shuts down cleanly.
 func Run(ctx context.Context, cfg Config) error {
-	if cfg.Addr == "" {
-		cfg.Addr = DefaultAddr
-	}
-	if cfg.DataDir == "" {
-		cfg.DataDir = DefaultDataDir
-	}
-	if cfg.Rate <= 0 {
-		cfg.Rate = DefaultRate
-	}
+	cfg.applyDefaults()
 	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
-	}
 	if cfg.Duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
@@ -64,6 +110,27 @@ func Run(ctx context.Context, cfg Config) error {
 	m := vitals.New(&vitals.Options{Logger: log})
 	mux := http.NewServeMux()
 	newShop(m, mux)
+
+	// The monitored dependencies, each under a real workload.
+	db, err := demoload.NewDBLoad(m, &demoload.DBOptions{PostgresURL: cfg.Postgres, SQLitePath: filepath.Join(cfg.DataDir, "shop.sqlite")})
+	if err != nil {
+		return fmt.Errorf("database workload: %w", err)
+	}
+	defer db.Close()
+	cache, err := demoload.NewCacheLoad(m, &demoload.CacheOptions{RedisAddr: cfg.Redis})
+	if err != nil {
+		return fmt.Errorf("cache workload: %w", err)
+	}
+	defer cache.Close()
+	flaky := demoload.NewBreakerLoad(m, nil)
+	monitors := monitorsapi.New(m)
+	monitors.AddPool(db.Monitor())
+	monitors.AddCache(cache.Monitor())
+	monitors.AddBreaker(flaky.Monitor())
+	monitors.Register(mux)
+
+	hl, startup := newHealth(m, db, cache, flaky, log)
+	hl.Mount(mux)
 	mux.Handle("GET /metrics", exposition.Handler(m.Registry(), &exposition.HandlerOpts{Logger: log}))
 	mux.HandleFunc("GET /api/v1/operations", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, operationsJSON(m.Operations()))
@@ -73,33 +140,102 @@ func Run(ctx context.Context, cfg Config) error {
 		fmt.Fprint(w, index)
 	})
 
-	ln := cfg.Listener
-	if ln == nil {
-		var err error
-		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
-			return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	// Admin actions: episodes that show readiness and the breaker at work.
+	saturate := health.NewEpisodeTrigger(func(ctx context.Context, d time.Duration) {
+		db.Saturate(d)
+		<-ctx.Done()
+	}, &health.EpisodeOptions{Token: cfg.AdminToken, Logger: log})
+	defer saturate.Close()
+	outage := health.NewEpisodeTrigger(func(ctx context.Context, d time.Duration) {
+		flaky.Outage(d)
+		<-ctx.Done()
+	}, &health.EpisodeOptions{Token: cfg.AdminToken, Logger: log})
+	defer outage.Close()
+	adminMux := http.NewServeMux()
+	adminMux.Handle("/admin/saturate", saturate)
+	adminMux.Handle("/admin/outage", outage)
+
+	ln, err := listen(cfg.Listener, cfg.Addr)
+	if err != nil {
+		return err
+	}
+	var adminLn net.Listener
+	if cfg.AdminListener != nil || cfg.AdminAddr != "" {
+		if adminLn, err = listen(cfg.AdminListener, cfg.AdminAddr); err != nil {
+			ln.Close()
+			return err
 		}
 	}
-	srv := newServer(mux, log)
+
 	// Handlers' contexts end when shutdown begins, so simulated work stops
 	// instead of holding Shutdown for seconds.
 	baseCtx, cancelBase := context.WithCancel(context.Background())
 	defer cancelBase()
-	srv.BaseContext = func(net.Listener) context.Context { return baseCtx }
+	srv := newServer(mux, log, baseCtx)
+	servers := []*http.Server{srv}
+	serveErr := make(chan error, 2)
+	var serving sync.WaitGroup
+	serve := func(s *http.Server, l net.Listener) {
+		serving.Add(1)
+		go func() {
+			defer serving.Done()
+			if err := s.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- err
+			}
+		}()
+	}
+
 	m.Start()
 	defer m.Stop()
-
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	hl.Start()
+	defer hl.Stop()
+	serve(srv, ln)
 	base := "http://" + ln.Addr().String()
-	log.Info("vitals demo running", "url", base, "metrics", base+"/metrics",
-		"operations", base+"/api/v1/operations", "data", cfg.DataDir, "rate_per_second", cfg.Rate)
+	attrs := []any{"url", base, "metrics", base + "/metrics", "readiness", base + "/readyz?verbose",
+		"performance", base + "/health/performance", "data", cfg.DataDir, "database", db.Driver(), "l2", l2Name(cfg.Redis)}
+	if adminLn != nil {
+		admin := newServer(adminMux, log, baseCtx)
+		servers = append(servers, admin)
+		serve(admin, adminLn)
+		attrs = append(attrs, "admin", "http://"+adminLn.Addr().String(), "admin_actions", cfg.AdminToken != "")
+	}
+	log.Info("vitals demo running", attrs...)
 
-	loadCtx, stopLoad := context.WithCancel(ctx)
-	loadDone := make(chan struct{})
-	gen := &loadGen{base: base, client: &http.Client{Timeout: 10 * time.Second}, workers: 16, rate: cfg.Rate}
-	go func() { defer close(loadDone); gen.run(loadCtx) }()
+	// Workloads run until the drain is over.
+	loadCtx, stopLoad := context.WithCancel(context.Background())
+	defer stopLoad()
+	var loads sync.WaitGroup
+	for name, run := range map[string]func(context.Context) error{
+		"http":     (&loadGen{base: base, client: &http.Client{Timeout: 10 * time.Second}, workers: 16, rate: cfg.Rate}).run,
+		"database": db.Run,
+		"cache":    cache.Run,
+		"breaker":  flaky.Run,
+	} {
+		loads.Add(1)
+		go func() {
+			defer loads.Done()
+			if err := run(loadCtx); err != nil {
+				log.Error("demo workload stopped", "workload", name, "err", err)
+			}
+		}()
+	}
 
+	// Ready once the collector has ticked and the workloads are going.
+	warmup := time.NewTimer(2 * m.Interval())
+	select {
+	case <-warmup.C:
+		startup.Open()
+		log.Info("startup finished: ready")
+	case <-ctx.Done():
+		warmup.Stop()
+	}
+
+	var schedule <-chan time.Time
+	if cfg.SaturateEvery > 0 {
+		t := time.NewTicker(cfg.SaturateEvery)
+		defer t.Stop()
+		schedule = t.C
+	}
 	summary := time.NewTicker(30 * time.Second)
 	defer summary.Stop()
 	var runErr error
@@ -111,39 +247,81 @@ loop:
 		case err := <-serveErr:
 			runErr = fmt.Errorf("server: %w", err)
 			break loop
+		case <-schedule:
+			log.Info("scheduled pool saturation episode", "for", cfg.SaturateFor.String())
+			db.Saturate(cfg.SaturateFor)
 		case <-summary.C:
 			logSummary(log, m.Operations())
 		}
 	}
-	stopLoad()
-	<-loadDone
+
+	drainer := &health.Drainer{Engine: hl, Servers: servers, Delay: cfg.DrainDelay, Timeout: 10 * time.Second, Logger: log}
+	drainDone := make(chan error, 1)
+	go func() { drainDone <- drainer.Drain(context.Background()) }()
+	<-drainDone // servers are shut down; in-flight handlers have been cut after the timeout
 	cancelBase()
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && runErr == nil {
-		runErr = fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-serveErrOrNil(serveErr, runErr); err != nil && !errors.Is(err, http.ErrServerClosed) && runErr == nil {
-		runErr = err
-	}
+	serving.Wait()
+	stopLoad()
+	loads.Wait()
 	log.Info("vitals demo stopped")
 	return runErr
 }
 
-// serveErrOrNil returns the serve goroutine's result channel unless that
-// result was already taken.
-func serveErrOrNil(c chan error, taken error) <-chan error {
-	if taken != nil {
-		done := make(chan error, 1)
-		done <- nil
-		return done
+func listen(ln net.Listener, addr string) (net.Listener, error) {
+	if ln != nil {
+		return ln, nil
 	}
-	return c
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return l, nil
+}
+
+func l2Name(redis string) string {
+	if redis == "" {
+		return "embedded"
+	}
+	return "redis"
+}
+
+// newHealth wires the probes: readiness waits for startup, fails while the
+// database pool is saturated (with hysteresis), and warns while the
+// payment breaker is open; the performance score combines the SLOs, the
+// runtime, the pool, the cache and the breaker.
+func newHealth(m *vitals.Monitor, db *demoload.DBLoad, cache *demoload.CacheLoad, flaky *demoload.BreakerLoad, log *slog.Logger) (*health.Engine, *health.Gate) {
+	h := health.New(m, &health.Options{ServiceID: "vitals-demo", Description: "vitals demo shop", Logger: log})
+	startup := new(health.Gate)
+	pool := db.Monitor()
+	checks := []health.Check{
+		{Name: "startup", Gate: startup},
+		{Name: "db-pool", ComponentType: "datastore", Interval: time.Second, Timeout: 500 * time.Millisecond,
+			Func: health.PoolCheck(func() (float64, int) {
+				s := pool.Saturation()
+				if math.IsNaN(s) {
+					s = 0
+				}
+				return min(s, 1), int(pool.Waiters())
+			}, &health.PoolCheckOptions{Name: "shop pool", FailWaiters: 2})},
+		{Name: "breaker-payments", WarnOnly: true, Interval: time.Second,
+			Func: health.BreakerCheck("payments", func() bool { return flaky.Monitor().State() == breaker.Open })},
+	}
+	for _, c := range checks {
+		if err := h.AddCheck(c); err != nil {
+			panic(err) // static configuration: a programming error
+		}
+	}
+	for name, s := range map[string]health.Scorer{"db": pool, "cache": cache.Monitor(), "breaker-payments": flaky.Monitor()} {
+		if err := h.AddScorer(name, s); err != nil {
+			panic(err)
+		}
+	}
+	return h, startup
 }
 
 // newServer returns an http.Server with every timeout and limit set: a
 // slow or vanished client must not hold a connection forever.
-func newServer(h http.Handler, log *slog.Logger) *http.Server {
+func newServer(h http.Handler, log *slog.Logger, base context.Context) *http.Server {
 	return &http.Server{
 		Handler:           http.MaxBytesHandler(h, 1<<20),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -152,6 +330,7 @@ func newServer(h http.Handler, log *slog.Logger) *http.Server {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return base },
 	}
 }
 
@@ -194,8 +373,18 @@ func logSummary(log *slog.Logger, ops []vitals.OperationStats) {
 
 const index = `vitals demo: an example shop instrumented with vitals, under its own load.
 
-  /metrics              Prometheus exposition (text, OpenMetrics, protobuf with native histograms)
-  /api/v1/operations    per-operation p50/p95/p99/p99.9, rate and error ratio over the last minute
-  /shop/...             the shop itself (GET /shop/products, /shop/products/{id}, /shop/search;
-                        POST /shop/cart, /shop/checkout)
+  /metrics                   Prometheus exposition (text, OpenMetrics, protobuf with native histograms)
+  /api/v1/operations         per-operation p50/p95/p99/p99.9, rate and error ratio over the last minute
+  /metrics/database          the database pool: state, windows, score with factors
+  /metrics/cache             the L1/L2 cache: hits and misses per tier, latency, bytes, score
+  /metrics/circuit-breaker   the payment breaker: state, transitions, time in state, rates, score
+  /livez, /readyz            Kubernetes probes (?verbose for humans, ?exclude=<check>, /readyz/<check>)
+  /health/live, /health/ready, /health/performance
+                             application/health+json; 0-100 scores with factors and advice
+  /shop/...                  the shop itself (GET /shop/products, /shop/products/{id}, /shop/search;
+                             POST /shop/cart, /shop/checkout)
+
+Admin listener (when configured, bearer token required):
+  POST /admin/saturate?for=30s   drive the database pool into saturation: readiness turns not-ready, then recovers
+  POST /admin/outage?for=20s     take the payment provider down: the breaker opens, half-opens and closes
 `

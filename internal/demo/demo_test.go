@@ -23,12 +23,18 @@ func TestDemoServesMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	adminLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Config{Listener: ln, DataDir: t.TempDir(), Rate: 200, Logger: slog.New(slog.DiscardHandler)})
+		done <- Run(ctx, Config{Listener: ln, AdminListener: adminLn, AdminToken: "t0ken", DataDir: t.TempDir(),
+			Rate: 200, DrainDelay: 300 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	}()
 	base := "http://" + ln.Addr().String()
+	admin := "http://" + adminLn.Addr().String()
 	client := &http.Client{Timeout: 5 * time.Second}
 	deadline := time.Now().Add(30 * time.Second)
 	var ops []opJSON
@@ -71,6 +77,49 @@ func TestDemoServesMetrics(t *testing.T) {
 	if fams["go_sched_latencies_seconds"] == nil || fams["process_resident_memory_bytes"] == nil {
 		t.Error("runtime or process metrics missing")
 	}
+
+	for _, path := range []string{"/metrics/database", "/metrics/cache", "/metrics/circuit-breaker", "/health/performance", "/livez"} {
+		resp, err := client.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s: %d", path, resp.StatusCode)
+		}
+	}
+
+	// Readiness turns not-ready while the pool is saturated, and recovers.
+	waitReady := func(want int, within time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		got := 0
+		for time.Now().Before(deadline) {
+			resp, err := client.Get(base + "/readyz")
+			if err == nil {
+				got = resp.StatusCode
+				resp.Body.Close()
+				if got == want {
+					return
+				}
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Fatalf("/readyz stayed %d, want %d within %v", got, want, within)
+	}
+	waitReady(200, 15*time.Second)
+	req, _ := http.NewRequest("POST", admin+"/admin/saturate?for=6s", nil)
+	if resp, err := client.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("admin action without a token: %v %v", resp, err)
+	}
+	req.Header.Set("Authorization", "Bearer t0ken")
+	resp, err = client.Do(req)
+	if err != nil || resp.StatusCode != 202 {
+		t.Fatalf("saturate: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	waitReady(503, 15*time.Second)
+	waitReady(200, 20*time.Second)
 
 	cancel()
 	select {

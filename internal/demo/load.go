@@ -50,8 +50,8 @@ func pick() request {
 }
 
 // run sends requests until ctx is done. Each worker paces itself so the
-// total rate stays near g.rate whatever the latencies.
-func (g *loadGen) run(ctx context.Context) {
+// total rate stays near g.rate whatever the latencies. It returns nil.
+func (g *loadGen) run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	interval := time.Duration(float64(time.Second) * float64(g.workers) / g.rate)
 	for i := 0; i < g.workers; i++ {
@@ -81,4 +81,5 @@ func (g *loadGen) run(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+	return nil
 }

@@ -1,0 +1,307 @@
+package dbpool
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/bizra/vitals"
+	"github.com/bizra/vitals/metric"
+	"github.com/bizra/vitals/score"
+	"github.com/bizra/vitals/window"
+)
+
+const windowSlots = 60
+
+type counterWin struct {
+	ring *window.Ring
+	prev uint64
+}
+
+func (w *counterWin) add(now time.Time, el time.Duration, v uint64) {
+	d := uint64(0)
+	if v > w.prev {
+		d = v - w.prev
+	}
+	w.prev = v
+	w.ring.AddCounter(now, el, float64(d))
+}
+
+type histWin struct {
+	ring             *window.Ring
+	cur, prev, delta metric.HistogramValue
+}
+
+func (w *histWin) add(now time.Time, el time.Duration, h *metric.Histogram) {
+	h.Read(&w.cur)
+	w.delta.Sub(&w.cur, &w.prev)
+	w.ring.AddHistogram(now, el, &w.delta)
+	w.cur, w.prev = w.prev, w.cur
+}
+
+type opWindow struct {
+	lat  histWin
+	errs counterWin
+}
+
+type windows struct {
+	length   time.Duration
+	wait     histWin
+	acquires [numResults]counterWin
+	connErrs [numKinds]counterWin
+	util     *window.Ring // in_use / max per tick
+	waiters  *window.Ring // waiters per tick, for the peak
+}
+
+func newWindows(length time.Duration) *windows {
+	w := &windows{length: length, util: window.New(length, windowSlots), waiters: window.New(length, windowSlots)}
+	w.wait.ring = window.New(length, windowSlots)
+	for i := range w.acquires {
+		w.acquires[i].ring = window.New(length, windowSlots)
+	}
+	for i := range w.connErrs {
+		w.connErrs[i].ring = window.New(length, windowSlots)
+	}
+	return w
+}
+
+// LatencyStats summarise durations over the window, in seconds; NaN when
+// there were none.
+type LatencyStats struct {
+	Count                    float64
+	P50, P95, P99, Max, Mean float64
+}
+
+func latencyOf(st window.Stats) LatencyStats {
+	return LatencyStats{Count: st.Count, P50: st.P50, P95: st.P95, P99: st.P99, Max: st.Max, Mean: st.Avg}
+}
+
+// OpStats are one operation's figures over the window.
+type OpStats struct {
+	Name      string
+	Errors    float64
+	Rate      float64 // queries per second
+	ErrorRate float64 // errors over queries; NaN without queries
+	Latency   LatencyStats
+}
+
+// Stats are a pool's figures as of the last collector tick. Figures with
+// nothing to divide by, and source figures the library does not report,
+// are NaN or -1.
+type Stats struct {
+	Name, Driver string
+	Config       Config
+	Sample       Sample // the library's own figures, -1 where not reported
+	Waiters      int64  // callers waiting now
+	// Saturation is (in use + waiting) / max open; NaN when unlimited.
+	Saturation float64
+	// Window is how much of the rolling window holds data; the figures
+	// below are over it.
+	Window time.Duration
+	// Acquires by result: ok, timeout, canceled, error.
+	AcquiresOK, AcquireTimeouts, AcquiresCanceled, AcquireErrors float64
+	AcquireRate                                                  float64
+	// Wait is the acquire wait distribution; MaxWait is Wait.Max.
+	Wait LatencyStats
+	// AvgQueued is the average number of callers waiting, by Little's
+	// law: total wait time over the window's length.
+	AvgQueued   float64
+	PeakWaiters float64 // most callers seen waiting at a tick
+	// Utilisation is connections in use over the maximum, averaged over
+	// the ticks of the window; NaN when the maximum is unknown.
+	Utilisation float64
+	// ConnectionErrors by kind over the window (index Dial, Auth, Broken).
+	ConnectionErrors [numKinds]float64
+	// Lifetime connection errors by kind.
+	ConnectionErrorsTotal [numKinds]uint64
+	Queries, QueryErrors  float64
+	QueryRate             float64
+	// ErrorRate is (failed acquires + failed queries) over (acquires +
+	// queries); NaN when there were none.
+	ErrorRate  float64
+	Operations []OpStats
+	Score      score.Score
+}
+
+// Stats returns the pool's figures as of the last tick, with the live
+// waiters and saturation read now.
+func (p *Pool) Stats() Stats {
+	sat, waiters := p.Saturation(), p.Waiters()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.st
+	st.Saturation, st.Waiters = sat, waiters
+	st.Operations = append([]OpStats(nil), st.Operations...)
+	st.Score.Factors = append([]score.Factor(nil), st.Score.Factors...)
+	st.Score.Recommendations = append([]string(nil), st.Score.Recommendations...)
+	return st
+}
+
+// Consume feeds the rolling windows from the pool's instruments and the
+// library's sample at each collector tick and recomputes the score.
+func (p *Pool) Consume(s *vitals.Snapshot) {
+	smp, cfg := p.sample(), p.config() // the source is called with no lock held
+	p.opsMu.Lock()
+	ops := append([]*Op(nil), p.opsOrder...)
+	p.opsMu.Unlock()
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	w := p.win
+	now, el := s.Time, s.Elapsed
+	w.wait.add(now, el, p.wait)
+	for i := range w.acquires {
+		w.acquires[i].add(now, el, p.acquires[i].Value())
+	}
+	for i := range w.connErrs {
+		w.connErrs[i].add(now, el, p.connErrs[i].Value())
+	}
+	maxOpen := smp.MaxOpen
+	if maxOpen < 0 {
+		maxOpen = cfg.MaxOpen
+	}
+	if maxOpen > 0 && smp.InUse >= 0 {
+		w.util.AddGauge(now, el, float64(smp.InUse)/float64(maxOpen))
+	} else {
+		w.util.AddGauge(now, el, math.NaN())
+	}
+	w.waiters.AddGauge(now, el, float64(max(p.waiters.Value(), 0)))
+	for _, op := range ops {
+		if op.win == nil {
+			op.win = &opWindow{lat: histWin{ring: window.New(w.length, windowSlots)}, errs: counterWin{ring: window.New(w.length, windowSlots)}}
+		}
+		op.win.lat.add(now, el, op.dur)
+		op.win.errs.add(now, el, op.errs.Value())
+	}
+	p.st = p.computeLocked(now, smp, cfg, ops)
+	p.publishLocked()
+}
+
+func ratio(a, b float64) float64 {
+	if b <= 0 {
+		return math.NaN()
+	}
+	return a / b
+}
+
+func (p *Pool) computeLocked(now time.Time, smp Sample, cfg Config, ops []*Op) Stats {
+	w := p.win
+	st := Stats{Name: p.name, Driver: p.opts.Driver, Config: cfg, Sample: smp}
+	ws := w.wait.ring.Stats(now)
+	st.Window = ws.Covered
+	st.Wait = latencyOf(ws)
+	var acq [numResults]float64
+	for i := range acq {
+		acq[i] = w.acquires[i].ring.Stats(now).Count
+	}
+	st.AcquiresOK, st.AcquireTimeouts, st.AcquiresCanceled, st.AcquireErrors = acq[0], acq[1], acq[2], acq[3]
+	allAcq := acq[0] + acq[1] + acq[2] + acq[3]
+	st.AcquireRate = ratio(allAcq, ws.Covered.Seconds())
+	st.AvgQueued = ratio(ws.Sum, ws.Covered.Seconds())
+	if math.IsNaN(ws.Sum) {
+		st.AvgQueued = math.NaN()
+	}
+	st.PeakWaiters = w.waiters.Stats(now).Max
+	st.Utilisation = w.util.Stats(now).Avg
+	for k := range numKinds {
+		st.ConnectionErrors[k] = w.connErrs[k].ring.Stats(now).Count
+		st.ConnectionErrorsTotal[k] = p.connErrs[k].Value()
+	}
+	for _, op := range ops {
+		os := OpStats{Name: op.name, Latency: LatencyStats{Count: 0, P50: math.NaN(), P95: math.NaN(), P99: math.NaN(), Max: math.NaN(), Mean: math.NaN()}, ErrorRate: math.NaN()}
+		if op.win != nil {
+			ls := op.win.lat.ring.Stats(now)
+			os.Latency = latencyOf(ls)
+			os.Errors = op.win.errs.ring.Stats(now).Count
+			os.Rate = ratio(ls.Count, ls.Covered.Seconds())
+			os.ErrorRate = ratio(os.Errors, ls.Count)
+		}
+		st.Queries += os.Latency.Count
+		st.QueryErrors += os.Errors
+		st.Operations = append(st.Operations, os)
+	}
+	st.QueryRate = ratio(st.Queries, ws.Covered.Seconds())
+	st.ErrorRate = ratio(st.AcquireTimeouts+st.AcquireErrors+st.QueryErrors, allAcq+st.Queries)
+	st.Saturation = math.NaN()
+	st.Score = p.scoreOf(&st)
+	return st
+}
+
+const (
+	factorUtilisation = iota
+	factorQueue
+	factorWait
+	factorErrors
+	numFactors
+)
+
+var factorNames = [numFactors]string{"utilisation", "queue_depth", "wait_p99", "error_rate"}
+
+// The per-factor metric families: score, observed, target, limit, weight.
+const numFactorFields = 5
+
+func pct(v float64) string { return strconv.FormatFloat(v*100, 'f', 1, 64) + "%" }
+
+func fmtNum(v float64) string { return strconv.FormatFloat(v, 'g', 3, 64) }
+
+// scoreOf rates the window's figures. Utilisation weighs least (1): a busy
+// pool is not yet a problem. Queueing, slow acquires and errors are what
+// callers feel (2 each).
+func (p *Pool) scoreOf(st *Stats) score.Score {
+	o := &p.opts
+	qLimit := o.QueueLimit
+	if !(qLimit > o.QueueTarget) {
+		qLimit = 10
+		if m := st.Config.MaxOpen; st.Sample.MaxOpen > 0 {
+			qLimit = float64(st.Sample.MaxOpen)
+		} else if m > 0 {
+			qLimit = float64(m)
+		}
+		qLimit = max(qLimit, o.QueueTarget*2)
+	}
+	f := [numFactors]score.Factor{
+		{Name: factorNames[factorUtilisation], Observed: st.Utilisation, Unit: "ratio", Target: o.UtilisationTarget, Limit: o.UtilisationLimit, Weight: 1},
+		{Name: factorNames[factorQueue], Observed: st.AvgQueued, Unit: "callers", Target: o.QueueTarget, Limit: qLimit, Weight: 2},
+		{Name: factorNames[factorWait], Observed: st.Wait.P99, Unit: "seconds", Target: o.WaitTarget.Seconds(), Limit: o.WaitLimit.Seconds(), Weight: 2},
+		{Name: factorNames[factorErrors], Observed: st.ErrorRate, Unit: "ratio", Target: o.ErrorRateTarget, Limit: o.ErrorRateLimit, Weight: 2},
+	}
+	for i := range f {
+		if math.IsNaN(f[i].Observed) {
+			f[i].Observed, f[i].NoData = 0, true
+			continue
+		}
+		if score.Linear(f[i].Observed, f[i].Target, f[i].Limit) >= 100 {
+			continue
+		}
+		switch i {
+		case factorUtilisation:
+			f[i].Advice = "Pool " + p.name + " has " + pct(st.Utilisation) + " of its connections in use on average: raise the maximum if the database has room, or find the queries that hold connections long."
+		case factorQueue:
+			f[i].Advice = "On average " + fmtNum(st.AvgQueued) + " callers wait for a connection of pool " + p.name +
+				": the pool is too small for the load, or queries hold connections too long."
+		case factorWait:
+			f[i].Advice = "99% of acquires on pool " + p.name + " wait up to " + score.FormatSeconds(st.Wait.P99) +
+				" (target " + score.FormatSeconds(o.WaitTarget.Seconds()) + "): check the queue_depth factor and slow operations."
+		case factorErrors:
+			f[i].Advice = pct(st.ErrorRate) + " of acquires and queries on pool " + p.name +
+				" fail: check connection errors by kind (dial, auth, broken) and acquire timeouts."
+		}
+	}
+	return score.New("db:"+p.name, f[:])
+}
+
+func (p *Pool) publishLocked() {
+	p.scoreG.Set(p.st.Score.Value)
+	for i, f := range p.st.Score.Factors {
+		g := &p.factorG[i]
+		obs := f.Observed
+		if f.NoData {
+			obs = math.NaN()
+		}
+		g[0].Set(f.Score)
+		g[1].Set(obs)
+		g[2].Set(f.Target)
+		g[3].Set(f.Limit)
+		g[4].Set(f.Weight)
+	}
+}

@@ -1,0 +1,26 @@
+// Package monitorsapi serves the cache, database-pool and circuit-breaker
+// monitors as JSON: GET /metrics/database, /metrics/cache and
+// /metrics/circuit-breaker return each monitor's current state, its
+// rolling-window figures, and its health score with the factors that
+// explain it. Unknown or undefined figures are null, never 0. The schema
+// is documented in docs/MONITORING-SYSTEM.md.
+//
+// A complete program:
+//
+//	m := vitals.New(nil)
+//	m.Start()
+//	defer m.Stop()
+//	api := monitorsapi.New(m)
+//	api.AddPool(db.Monitor())       // sqlpool or pgxpoolmon
+//	api.AddCache(productsCache)     // cache.New
+//	api.AddBreaker(cb.Monitor())    // gobreakermon
+//	mux := http.NewServeMux()
+//	api.Register(mux)
+//	srv := &http.Server{Addr: "127.0.0.1:9911", Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+//	log.Fatal(srv.ListenAndServe())
+//
+// The handlers take no request body, start no goroutines, copy each
+// monitor's stats by value and encode outside any lock. They are meant for
+// an admin listener: they reveal names and figures, never DSNs or
+// credentials.
+package monitorsapi
