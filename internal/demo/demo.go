@@ -20,8 +20,11 @@ import (
 	"github.com/bizra/vitals/breaker"
 	"github.com/bizra/vitals/exposition"
 	"github.com/bizra/vitals/health"
+	"github.com/bizra/vitals/history"
 	"github.com/bizra/vitals/internal/demoload"
 	"github.com/bizra/vitals/monitorsapi"
+	"github.com/bizra/vitals/queryapi"
+	"github.com/bizra/vitals/window/aggregate"
 )
 
 // Config is the demo's configuration; cmd/vitals fills it from flags and
@@ -109,6 +112,30 @@ func Run(ctx context.Context, cfg Config) error {
 
 	m := vitals.New(&vitals.Options{Logger: log})
 	mux := http.NewServeMux()
+
+	// Rolling windows and 90-day history, fed by the collector's snapshots.
+	agg := aggregate.New(&aggregate.Options{Registry: m.Registry()})
+	m.AddConsumer(agg)
+	hist, err := history.Open(&history.Options{Dir: cfg.DataDir, Logger: log, Registry: m.Registry()})
+	if err != nil {
+		// Another process holds the history file, or it is not one. An
+		// unwritable directory is not an error: the store runs in memory,
+		// logs once and retries.
+		return fmt.Errorf("history: %w", err)
+	}
+	// Deferred before m.Stop (below), so it runs after it: the last ticks
+	// are in, and Close writes the current minute.
+	defer func() {
+		if err := hist.Close(); err != nil {
+			log.Error("history: close", "err", err)
+		}
+	}()
+	m.AddConsumer(hist)
+	query := queryapi.Handler(agg, hist, &queryapi.Options{Logger: log})
+	for _, p := range []string{"/api/v1/window", "/api/v1/series", "/api/v1/query_range"} {
+		mux.Handle(p, query)
+	}
+
 	newShop(m, mux)
 
 	// The monitored dependencies, each under a real workload.
@@ -192,7 +219,7 @@ func Run(ctx context.Context, cfg Config) error {
 	serve(srv, ln)
 	base := "http://" + ln.Addr().String()
 	attrs := []any{"url", base, "metrics", base + "/metrics", "readiness", base + "/readyz?verbose",
-		"performance", base + "/health/performance", "data", cfg.DataDir, "database", db.Driver(), "l2", l2Name(cfg.Redis)}
+		"performance", base + "/health/performance", "history", hist.Path(), "database", db.Driver(), "l2", l2Name(cfg.Redis)}
 	if adminLn != nil {
 		admin := newServer(adminMux, log, baseCtx)
 		servers = append(servers, admin)
@@ -375,6 +402,11 @@ const index = `vitals demo: an example shop instrumented with vitals, under its 
 
   /metrics                   Prometheus exposition (text, OpenMetrics, protobuf with native histograms)
   /api/v1/operations         per-operation p50/p95/p99/p99.9, rate and error ratio over the last minute
+  /api/v1/series             every series, with type and unit, in windows and history
+  /api/v1/window?series=<key>&window=5m
+                             rolling windows (1m, 5m, 15m, 1h): count, rate, min, max, avg, p50..p99.9
+  /api/v1/query_range?series=<key>&stat=p99&from=now-6h&step=1m
+                             history: 1-minute rollups for 24 h, 5-minute for 7 days, hourly for 90 days
   /metrics/database          the database pool: state, windows, score with factors
   /metrics/cache             the L1/L2 cache: hits and misses per tier, latency, bytes, score
   /metrics/circuit-breaker   the payment breaker: state, transitions, time in state, rates, score

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ func TestDemoServesMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dataDir := t.TempDir()
 	adminLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +32,7 @@ func TestDemoServesMetrics(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Config{Listener: ln, AdminListener: adminLn, AdminToken: "t0ken", DataDir: t.TempDir(),
+		done <- Run(ctx, Config{Listener: ln, AdminListener: adminLn, AdminToken: "t0ken", DataDir: dataDir,
 			Rate: 200, DrainDelay: 300 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	}()
 	base := "http://" + ln.Addr().String()
@@ -129,5 +131,46 @@ func TestDemoServesMetrics(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("demo did not stop within 15 s of cancel")
+	}
+
+	// A restart on the same data directory shows the earlier history
+	// before any new traffic has been rolled up.
+	ln2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	done2 := make(chan error, 1)
+	go func() {
+		done2 <- Run(ctx2, Config{Listener: ln2, DataDir: dataDir, Rate: 10, DrainDelay: -1, Logger: slog.New(slog.DiscardHandler)})
+	}()
+	base2 := "http://" + ln2.Addr().String()
+	series := url.QueryEscape(`vitals_operation_duration_seconds{operation="GET /shop/products"}`)
+	var got struct {
+		Points [][2]float64 `json:"points"`
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(base2 + "/api/v1/query_range?stat=count&from=now-1h&step=1m&series=" + series)
+		if err == nil {
+			code := resp.StatusCode
+			_ = json.NewDecoder(resp.Body).Decode(&got)
+			resp.Body.Close()
+			if code == 200 {
+				break
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	total := 0.0
+	for _, p := range got.Points {
+		total += p[1]
+	}
+	if total == 0 {
+		t.Errorf("history after restart holds no count for GET /shop/products: %v", got.Points)
+	}
+	cancel2()
+	if err := <-done2; err != nil {
+		t.Fatalf("second Run: %v", err)
 	}
 }

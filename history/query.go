@@ -1,0 +1,452 @@
+package history
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/bizra/vitals/metric"
+)
+
+// Stat is the statistic a query computes for each step.
+type Stat uint8
+
+// The statistics. What they mean for each kind of series:
+//
+//	         counter                        gauge           histogram
+//	count    increase                       samples         observations
+//	sum      increase                       samples' sum    observed values' sum
+//	rate     increase per second            -               observations per second
+//	avg      increase per second            mean sample     mean observed value
+//	min/max  lowest/highest one-tick rate   exact           within one bucket (0.54%)
+//	last     -                              latest sample   -
+//	p50…p999 -                              -               within 0.54% (schema 6)
+//
+// A counter's one-tick rates are its smallest and largest increase in one
+// collector tick divided by the step's mean tick length.
+const (
+	StatCount Stat = iota + 1
+	StatSum
+	StatRate
+	StatAvg
+	StatMin
+	StatMax
+	StatLast
+	StatP50
+	StatP90
+	StatP95
+	StatP99
+	StatP999
+)
+
+var statNames = [...]string{StatCount: "count", StatSum: "sum", StatRate: "rate", StatAvg: "avg", StatMin: "min",
+	StatMax: "max", StatLast: "last", StatP50: "p50", StatP90: "p90", StatP95: "p95", StatP99: "p99", StatP999: "p999"}
+
+var statQ = [...]float64{StatP50: 0.5, StatP90: 0.9, StatP95: 0.95, StatP99: 0.99, StatP999: 0.999}
+
+func (s Stat) String() string {
+	if s >= StatCount && s <= StatP999 {
+		return statNames[s]
+	}
+	return "Stat(" + fmt.Sprint(uint8(s)) + ")"
+}
+
+// StatNames lists the statistics' names.
+func StatNames() []string { return append([]string(nil), statNames[1:]...) }
+
+// ParseStat returns the statistic named s ("p99", "rate", ...).
+func ParseStat(s string) (Stat, error) {
+	for i, n := range statNames {
+		if i > 0 && n == s {
+			return Stat(i), nil
+		}
+	}
+	if len(s) > 20 {
+		s = s[:20] + "…"
+	}
+	return 0, fmt.Errorf("%w %q: want one of %s", ErrUnknownStat, s, strings.Join(StatNames(), ", "))
+}
+
+// Applies reports whether the statistic is defined for a kind of series.
+func (s Stat) Applies(k metric.Kind) bool {
+	switch {
+	case s >= StatP50 && s <= StatP999:
+		return k == metric.KindHistogram
+	case s == StatRate:
+		return k != metric.KindGauge
+	case s == StatLast:
+		return k == metric.KindGauge
+	}
+	return s >= StatCount && s <= StatP999
+}
+
+// Errors of Query; each is wrapped with the details.
+var (
+	ErrUnknownSeries = errors.New("unknown series")
+	ErrUnknownStat   = errors.New("unknown stat")
+	ErrStatKind      = errors.New("stat does not apply to the series")
+	ErrRange         = errors.New("bad time range")
+	ErrTooManyPoints = errors.New("too many points")
+)
+
+// MaxPoints is the most points one query returns.
+const MaxPoints = 11000
+
+// autoPoints is the number of points a query without a step aims at.
+const autoPoints = 720
+
+// QueryRequest asks for one statistic of one series at regular steps.
+type QueryRequest struct {
+	Series string    // the series key, name{label="value",...}
+	Stat   Stat      // what to compute for each step
+	From   time.Time // first step starts at From rounded down to the step
+	To     time.Time // last step starts at or before To
+	// Step is the spacing of the points, rounded up to a multiple of the
+	// tier read. 0: the range divided into about 720 points.
+	Step time.Duration
+}
+
+// Point is a statistic over one step. Steps without data have no point.
+type Point struct {
+	T time.Time // the step's start
+	V float64
+}
+
+// QueryResult is a query's answer.
+type QueryResult struct {
+	Series string
+	Kind   metric.Kind
+	Unit   string
+	Stat   Stat
+	From   time.Time     // the first step's start
+	To     time.Time     // as requested
+	Step   time.Duration // the step used
+	Tier   time.Duration // the step of the tier read
+	Points []Point
+}
+
+// Query computes req.Stat for each step of req.Series in [From, To]. It
+// reads the coarsest tier whose step divides the query's step and whose
+// retention reaches From (or, when none reaches it, the coarsest tier),
+// and merges that tier's records per step: histogram percentiles come from
+// merged buckets. Steps still waiting for the disk are included; the step
+// being collected is not.
+func (s *Store) Query(ctx context.Context, req QueryRequest) (QueryResult, error) {
+	res := QueryResult{Series: req.Series, Stat: req.Stat, To: req.To}
+	select {
+	case <-s.done:
+		return res, ErrClosed
+	default:
+	}
+	if req.Stat < StatCount || req.Stat > StatP999 {
+		return res, fmt.Errorf("%w: %v", ErrUnknownStat, req.Stat)
+	}
+	if req.From.IsZero() || req.To.IsZero() {
+		return res, fmt.Errorf("%w: from and to are required", ErrRange)
+	}
+	if req.From.After(req.To) {
+		return res, fmt.Errorf("%w: from %s is after to %s", ErrRange, req.From.UTC().Format(time.RFC3339), req.To.UTC().Format(time.RFC3339))
+	}
+	if req.Step < 0 {
+		return res, fmt.Errorf("%w: negative step %v", ErrRange, req.Step)
+	}
+	s.mu.Lock()
+	in := s.cat.byKey[req.Series]
+	var disk, local uint32
+	var newest int64
+	var pend []*pendingFrame
+	if in != nil {
+		disk, local = in.disk, in.local
+		newest = s.newest
+		pend = append(pend, s.pending...)
+	}
+	s.mu.Unlock()
+	if in == nil {
+		return res, fmt.Errorf("%w %q", ErrUnknownSeries, truncate(req.Series, 200))
+	}
+	res.Kind, res.Unit = in.kind, in.unit
+	if !req.Stat.Applies(in.kind) {
+		return res, fmt.Errorf("%w: %s is not defined for %s %s", ErrStatKind, req.Stat, in.kind, truncate(req.Series, 200))
+	}
+
+	from, to := req.From.Unix(), req.To.Unix()
+	span := to - from
+	tier := s.pickTier(from, newest, req.Step, span)
+	tstep := s.steps[tier]
+	step := int64(req.Step / time.Second)
+	if req.Step%time.Second != 0 {
+		step++
+	}
+	if step == 0 {
+		step = max(1, (span+autoPoints-1)/autoPoints)
+	}
+	step = (step + tstep - 1) / tstep * tstep
+	from = alignDown(from, step)
+	if n := (to-from)/step + 1; n > MaxPoints {
+		need := (span + MaxPoints - 2) / (MaxPoints - 1)
+		need = (need + tstep - 1) / tstep * tstep
+		return res, fmt.Errorf("%w: %d steps of %v from %s to %s; at most %d, so use a step of at least %v",
+			ErrTooManyPoints, n, time.Duration(step)*time.Second, req.From.UTC().Format(time.RFC3339),
+			req.To.UTC().Format(time.RFC3339), MaxPoints, time.Duration(need)*time.Second)
+	}
+	res.From = time.Unix(from, 0).UTC()
+	res.Step = time.Duration(step) * time.Second
+	res.Tier = time.Duration(tstep) * time.Second
+
+	// The chosen tier holds complete coarse steps only; the steps after
+	// its last one come from the finer tiers, down to the finest and the
+	// frames still waiting for the disk, so the newest point is current.
+	type src struct {
+		t   int64
+		rec []byte
+		fr  frame
+	}
+	var srcs []src
+	q := &pointBuilder{stat: req.Stat, from: from, step: step}
+	emit := func() error {
+		sort.SliceStable(srcs, func(i, j int) bool { return srcs[i].t < srcs[j].t })
+		var r rollup
+		for i := range srcs {
+			if i%256 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			sc := &srcs[i]
+			if err := decodeRecord(sc.rec, sc.fr.ticks, sc.fr.ms, &r); err != nil {
+				s.m.corrupt.Inc()
+				continue
+			}
+			if r.kind != in.kind {
+				continue
+			}
+			q.add(sc.t, &r)
+		}
+		q.flush()
+		return nil
+	}
+	// committed is the last pending frame the file holds (as of the read
+	// transaction): later ones come from memory, so none counts twice.
+	addPending := func(lo int64, committed uint64) {
+		for _, p := range pend {
+			if p.rewind || p.seq <= committed || p.t < lo || p.t > to {
+				continue
+			}
+			if rec, ok := p.record(local); ok {
+				srcs = append(srcs, src{t: p.t, rec: rec, fr: frame{ticks: p.ticks, ms: p.ms}})
+			}
+		}
+	}
+
+	s.dbMu.RLock()
+	db := s.db
+	if db == nil || disk == 0 {
+		s.dbMu.RUnlock()
+		addPending(from, 0)
+		if err := emit(); err != nil {
+			return res, err
+		}
+		res.Points = q.points
+		return res, nil
+	}
+	defer s.dbMu.RUnlock()
+	err := db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return nil
+		}
+		lo := from
+		for i := tier; i >= 0; i-- {
+			if i < tier {
+				lo = max(from, keyTime(meta.Get(builtKey(s.steps[i+1]))))
+			}
+			b := tx.Bucket(tierBucket(s.steps[i]))
+			if b == nil {
+				continue
+			}
+			c := b.Cursor()
+			for k, v := c.Seek(be64(lo)); k != nil && keyTime(k) <= to; k, v = c.Next() {
+				if len(srcs)%256 == 0 && ctx.Err() != nil {
+					return ctx.Err()
+				}
+				var f frame
+				if err := parseFrame(v, &f); err != nil {
+					s.m.corrupt.Inc()
+					continue
+				}
+				if rec, ok := f.find(disk); ok {
+					srcs = append(srcs, src{t: keyTime(k), rec: rec, fr: f})
+				}
+			}
+		}
+		addPending(lo, uint64(max(keyTime(meta.Get(keyCommitted)), 0)))
+		// Records point into the transaction's pages: use them inside it.
+		return emit()
+	})
+	if err != nil {
+		return res, err
+	}
+	res.Points = q.points
+	return res, nil
+}
+
+// pickTier returns the coarsest tier that reaches back to from and whose
+// step divides the query's step; failing that, the coarsest that reaches
+// from with a step no larger; failing that, the finest that reaches from
+// (the query's step grows to its step), or the coarsest of all.
+func (s *Store) pickTier(from, newest int64, step time.Duration, span int64) int {
+	want := int64(step / time.Second)
+	if want == 0 {
+		want = max(1, span/autoPoints)
+	}
+	reaches := func(i int) bool { return newest == 0 || from >= s.cutoff(i, newest) }
+	best := -1
+	for i, st := range s.steps {
+		if reaches(i) && st <= want && want%st == 0 {
+			best = i
+		}
+	}
+	if best >= 0 {
+		return best
+	}
+	for i, st := range s.steps {
+		if reaches(i) && st <= want {
+			best = i
+		}
+	}
+	if best >= 0 {
+		return best
+	}
+	for i := range s.steps {
+		if reaches(i) {
+			return i
+		}
+	}
+	return len(s.steps) - 1
+}
+
+// pointBuilder merges records into one point per step.
+type pointBuilder struct {
+	stat   Stat
+	from   int64
+	step   int64
+	cur    int64 // index of the step being merged; -1 none
+	acc    rollup
+	has    bool
+	points []Point
+}
+
+func (q *pointBuilder) add(t int64, r *rollup) {
+	i := (t - q.from) / q.step
+	if q.has && i != q.cur {
+		q.flush()
+	}
+	if !q.has {
+		q.acc.reset(r.kind)
+		q.cur, q.has = i, true
+	}
+	q.acc.merge(r)
+}
+
+func (q *pointBuilder) flush() {
+	if !q.has {
+		return
+	}
+	q.has = false
+	v := q.acc.stat(q.stat)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return
+	}
+	q.points = append(q.points, Point{T: time.Unix(q.from+q.cur*q.step, 0).UTC(), V: v})
+}
+
+// stat computes a statistic of a merged rollup; NaN when undefined.
+func (r *rollup) stat(s Stat) float64 {
+	nan := math.NaN()
+	sec := float64(r.ms) / 1000
+	switch r.kind {
+	case metric.KindCounter:
+		tick := sec / float64(max(r.ticks, 1))
+		switch s {
+		case StatCount, StatSum:
+			return r.a
+		case StatRate, StatAvg:
+			if sec > 0 {
+				return r.a / sec
+			}
+		case StatMin:
+			if tick > 0 {
+				return r.lo / tick
+			}
+		case StatMax:
+			if tick > 0 {
+				return r.hi / tick
+			}
+		case StatLast:
+			return r.last
+		}
+	case metric.KindGauge:
+		switch s {
+		case StatCount:
+			return float64(r.n)
+		case StatSum:
+			if r.n > 0 {
+				return r.a
+			}
+		case StatAvg:
+			if r.n > 0 {
+				return r.a / float64(r.n)
+			}
+		case StatMin:
+			return r.lo
+		case StatMax:
+			return r.hi
+		case StatLast:
+			return r.last
+		}
+	case metric.KindHistogram:
+		h := &r.h
+		switch s {
+		case StatCount:
+			return float64(h.Count)
+		case StatSum:
+			return h.Sum
+		case StatRate:
+			if sec > 0 {
+				return float64(h.Count) / sec
+			}
+		case StatAvg:
+			if h.Count > 0 {
+				return h.Sum / float64(h.Count)
+			}
+		case StatMin:
+			return r.lo
+		case StatMax:
+			return r.hi
+		case StatP50, StatP90, StatP95, StatP99, StatP999:
+			if h.Count == 0 {
+				return nan
+			}
+			h.Min, h.Max = r.lo, r.hi
+			if math.IsNaN(h.Min) {
+				h.Min = 0
+			}
+			if math.IsNaN(h.Max) {
+				h.Max = 0
+			}
+			return h.Quantile(statQ[s])
+		}
+	}
+	return nan
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,391 @@
+package window
+
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/bizra/vitals/metric"
+)
+
+// addBuckets adds src into dst, both ascending by key, and returns dst.
+// Unlike metric.HistogramValue.Add it merges in place from the back, so it
+// allocates only when dst must grow past its capacity: in steady state a
+// window's running totals stop allocating once they have seen the keys
+// their series uses.
+func addBuckets(dst, src []metric.Bucket) []metric.Bucket {
+	if len(src) == 0 {
+		return dst
+	}
+	newKeys := 0
+	i := 0
+	for _, s := range src {
+		i = seek(dst, i, s.Key)
+		if i < len(dst) && dst[i].Key == s.Key {
+			dst[i].Count += s.Count
+		} else {
+			newKeys++
+		}
+	}
+	if newKeys == 0 {
+		return dst
+	}
+	n := len(dst)
+	dst = grow(dst, n+newKeys)
+	i, j, k := n-1, len(src)-1, n+newKeys-1
+	for j >= 0 {
+		switch {
+		case i >= 0 && dst[i].Key > src[j].Key:
+			dst[k] = dst[i]
+			i--
+		case i >= 0 && dst[i].Key == src[j].Key: // summed in the first pass
+			dst[k] = dst[i]
+			i--
+			j--
+		default:
+			dst[k] = src[j]
+			j--
+		}
+		k--
+	}
+	return dst
+}
+
+// seek returns the first index at or after i whose key is at least key.
+// It gallops (1, 2, 4, ... ahead, then bisects): a tick's delta touches a
+// few dozen of a window's hundreds of buckets, usually near each other,
+// so this beats a linear walk (BenchmarkRingAddHistogram: 1.9 µs to
+// 1.0 µs).
+func seek(b []metric.Bucket, i int, key int32) int {
+	if i >= len(b) || b[i].Key >= key {
+		return i
+	}
+	lo, step := i, 1 // b[lo].Key < key
+	hi := lo + step
+	for hi < len(b) && b[hi].Key < key {
+		lo = hi
+		step <<= 1
+		hi = lo + step
+	}
+	hi = min(hi, len(b))
+	for lo+1 < hi { // b[lo].Key < key <= b[hi].Key (or hi == len)
+		mid := int(uint(lo+hi) >> 1)
+		if b[mid].Key < key {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
+}
+
+// grow returns b with length need, reallocating with an eighth to spare
+// rather than append's doubling: a window's totals and slots settle at a
+// size, and doubling would leave up to half of every one unused.
+func grow(b []metric.Bucket, need int) []metric.Bucket {
+	if need <= cap(b) {
+		return b[:need]
+	}
+	nb := make([]metric.Bucket, need, need+need/8+4)
+	copy(nb, b)
+	return nb
+}
+
+// addHist adds the observations of d into acc: counts, sums and buckets.
+// Min and Max are not touched: a window keeps its extremes per slot,
+// because they cannot be subtracted.
+func addHist(acc, d *metric.HistogramValue) {
+	if acc.Count == 0 && len(acc.Buckets) == 0 {
+		acc.Schema, acc.ZeroThreshold = d.Schema, d.ZeroThreshold
+	}
+	acc.Count += d.Count
+	acc.ZeroCount += d.ZeroCount
+	acc.Sum += d.Sum
+	acc.Buckets = addBuckets(acc.Buckets, d.Buckets)
+}
+
+// resetHist empties h and keeps its bucket array for reuse.
+func resetHist(h *metric.HistogramValue) {
+	b := h.Buckets[:0]
+	*h = metric.HistogramValue{Schema: h.Schema, ZeroThreshold: h.ZeroThreshold, Buckets: b}
+}
+
+// Encoded slots. A closed slot's observations are kept as bytes rather
+// than []metric.Bucket (16 bytes a bucket): runs of neighbouring keys
+// cost a few bytes a run, counts a uvarint each, so a bucket takes little
+// more than its count (1–2 bytes). That is most of a histogram window's
+// memory. The bytes never leave the process and are read only by
+// subEncoded, so the format has no version and no validation.
+//
+//	uvarint count, uvarint zeroCount, 8 bytes sum, uvarint runs,
+//	runs × (varint first key | uvarint gap after the previous run,
+//	        uvarint length, length × uvarint count)
+func appendEncoded(b []byte, h *metric.HistogramValue) []byte {
+	b = binary.AppendUvarint(b, h.Count)
+	b = binary.AppendUvarint(b, h.ZeroCount)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(h.Sum))
+	b = binary.AppendUvarint(b, uint64(runs(h.Buckets)))
+	bs := h.Buckets
+	for i := 0; i < len(bs); {
+		j := runEnd(bs, i)
+		if i == 0 {
+			b = binary.AppendVarint(b, int64(bs[0].Key))
+		} else {
+			b = binary.AppendUvarint(b, uint64(bs[i].Key-bs[i-1].Key-1))
+		}
+		b = binary.AppendUvarint(b, uint64(j-i))
+		for _, bk := range bs[i:j] {
+			b = binary.AppendUvarint(b, bk.Count)
+		}
+		i = j
+	}
+	return b
+}
+
+// encodedSize is the length appendEncoded needs, so that a slot's buffer
+// can be sized exactly.
+func encodedSize(h *metric.HistogramValue) int {
+	n := uvarintLen(h.Count) + uvarintLen(h.ZeroCount) + 8 + uvarintLen(uint64(runs(h.Buckets)))
+	bs := h.Buckets
+	for i := 0; i < len(bs); {
+		j := runEnd(bs, i)
+		if i == 0 {
+			n += uvarintLen(uint64(bs[0].Key)<<1 ^ uint64(bs[0].Key>>31))
+		} else {
+			n += uvarintLen(uint64(bs[i].Key - bs[i-1].Key - 1))
+		}
+		n += uvarintLen(uint64(j - i))
+		for _, bk := range bs[i:j] {
+			n += uvarintLen(bk.Count)
+		}
+		i = j
+	}
+	return n
+}
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
+}
+
+func runs(bs []metric.Bucket) int {
+	n := 0
+	for i := range bs {
+		if i == 0 || bs[i].Key != bs[i-1].Key+1 {
+			n++
+		}
+	}
+	return n
+}
+
+// runEnd returns the end of the run of consecutive keys starting at i.
+func runEnd(bs []metric.Bucket, i int) int {
+	j := i + 1
+	for j < len(bs) && bs[j].Key == bs[j-1].Key+1 {
+		j++
+	}
+	return j
+}
+
+// decodeEncoded sets h's counts, sum and buckets from enc, reusing h's
+// bucket array.
+func decodeEncoded(h *metric.HistogramValue, enc []byte) {
+	uv := func() uint64 {
+		v, n := binary.Uvarint(enc)
+		enc = enc[n:]
+		return v
+	}
+	h.Count = uv()
+	h.ZeroCount = uv()
+	h.Sum = math.Float64frombits(binary.LittleEndian.Uint64(enc))
+	enc = enc[8:]
+	nruns := uv()
+	h.Buckets = h.Buckets[:0]
+	key := int32(0)
+	for r := uint64(0); r < nruns; r++ {
+		if r == 0 {
+			v, n := binary.Varint(enc)
+			enc = enc[n:]
+			key = int32(v)
+		} else {
+			key += int32(uv()) + 1
+		}
+		length := uv()
+		for k := uint64(0); k < length; k++ {
+			h.Buckets = append(h.Buckets, metric.Bucket{Key: key, Count: uv()})
+			key++
+		}
+		key--
+	}
+}
+
+// subEncoded removes the observations encoded in enc from total. Every
+// key in enc is in total (total is the sum of the slots), so it seeks
+// forward; it subtracts in place and compacts only if a bucket emptied.
+func subEncoded(total *metric.HistogramValue, enc []byte) {
+	if len(enc) == 0 {
+		return
+	}
+	uv := func() uint64 {
+		v, n := binary.Uvarint(enc)
+		enc = enc[n:]
+		return v
+	}
+	count := uv()
+	zero := uv()
+	sum := math.Float64frombits(binary.LittleEndian.Uint64(enc))
+	enc = enc[8:]
+	nruns := uv()
+	total.Count -= min(total.Count, count)
+	total.ZeroCount -= min(total.ZeroCount, zero)
+	total.Sum -= sum
+	emptied := false
+	i := 0
+	key := int32(0)
+	for r := uint64(0); r < nruns; r++ {
+		if r == 0 {
+			v, n := binary.Varint(enc)
+			enc = enc[n:]
+			key = int32(v)
+		} else {
+			key += int32(uv()) + 1
+		}
+		length := uv()
+		for k := uint64(0); k < length; k++ {
+			c := uv()
+			i = seek(total.Buckets, i, key)
+			if i < len(total.Buckets) && total.Buckets[i].Key == key {
+				b := &total.Buckets[i]
+				b.Count -= min(b.Count, c)
+				emptied = emptied || b.Count == 0
+			}
+			key++
+		}
+		key-- // the run's last key, which the next gap counts from
+	}
+	if emptied {
+		out := total.Buckets[:0]
+		for _, b := range total.Buckets {
+			if b.Count != 0 {
+				out = append(out, b)
+			}
+		}
+		total.Buckets = out
+	}
+	if total.Count == 0 {
+		// Keep float drift from accumulating in an empty window.
+		total.Sum = 0
+		total.ZeroCount = 0
+	}
+}
+
+// quantiles fills out[i] with the qs[i]-quantile (qs ascending, in (0,1))
+// of the observations in a and b together, without merging them: one walk
+// over both bucket lists. The definition is HistogramValue.Quantile's
+// (nearest rank; the geometric middle of the bucket, clamped to [lo, hi];
+// the zero bucket reads lo), so a window's quantiles keep the instruments'
+// error bound.
+func quantiles(a, b *metric.HistogramValue, qs []float64, lo, hi float64, out []float64) {
+	count := a.Count + b.Count
+	for i := range out {
+		out[i] = math.NaN()
+	}
+	if count == 0 {
+		return
+	}
+	schema := a.Schema
+	if a.Count == 0 && len(a.Buckets) == 0 {
+		schema = b.Schema
+	}
+	run := a.ZeroCount + b.ZeroCount
+	qi := 0
+	rank := func(q float64) uint64 { return max(1, uint64(math.Ceil(q*float64(count)))) }
+	for qi < len(qs) && rank(qs[qi]) <= run {
+		out[qi] = lo
+		qi++
+	}
+	i, j := 0, 0
+	for qi < len(qs) && (i < len(a.Buckets) || j < len(b.Buckets)) {
+		var key int32
+		var c uint64
+		switch {
+		case j >= len(b.Buckets) || (i < len(a.Buckets) && a.Buckets[i].Key < b.Buckets[j].Key):
+			key, c = a.Buckets[i].Key, a.Buckets[i].Count
+			i++
+		case i >= len(a.Buckets) || b.Buckets[j].Key < a.Buckets[i].Key:
+			key, c = b.Buckets[j].Key, b.Buckets[j].Count
+			j++
+		default:
+			key, c = a.Buckets[i].Key, a.Buckets[i].Count+b.Buckets[j].Count
+			i++
+			j++
+		}
+		run += c
+		for qi < len(qs) && rank(qs[qi]) <= run {
+			out[qi] = clamp(bucketMid(schema, key), lo, hi)
+			qi++
+		}
+	}
+	for ; qi < len(qs); qi++ { // counts and buckets disagree: report the top
+		out[qi] = hi
+	}
+}
+
+// bucketMid is the value a quantile reports for a bucket: its geometric
+// middle, as metric.HistogramValue.Quantile does.
+func bucketMid(schema, key int32) float64 {
+	return math.Exp2((float64(key) - 0.5) * math.Ldexp(1, -int(schema)))
+}
+
+func clamp(x, lo, hi float64) float64 {
+	if !math.IsNaN(hi) && x > hi {
+		x = hi
+	}
+	if !math.IsNaN(lo) && x < lo {
+		x = lo
+	}
+	return x
+}
+
+// deltaExtremes bounds the smallest and largest value of a delta by its
+// lowest and highest populated bucket, clamped to the lifetime extremes
+// that HistogramValue.Sub leaves in Min and Max (so it is exact when the
+// delta holds the lifetime minimum or maximum).
+func deltaExtremes(d *metric.HistogramValue) (lo, hi float64) {
+	lo, hi = d.Min, d.Max
+	if d.ZeroCount == 0 && len(d.Buckets) > 0 {
+		l, _ := metric.BucketBounds(d.Schema, d.Buckets[0].Key)
+		lo = math.Max(lo, l)
+	}
+	if n := len(d.Buckets); n > 0 {
+		_, u := metric.BucketBounds(d.Schema, d.Buckets[n-1].Key)
+		hi = math.Min(hi, u)
+	} else if d.ZeroCount > 0 {
+		hi = math.Min(hi, d.ZeroThreshold)
+	}
+	return lo, hi
+}
+
+// nanMin and nanMax treat NaN as "no value yet".
+func nanMin(a, b float64) float64 {
+	if math.IsNaN(b) {
+		return a
+	}
+	if math.IsNaN(a) || b < a {
+		return b
+	}
+	return a
+}
+
+func nanMax(a, b float64) float64 {
+	if math.IsNaN(b) {
+		return a
+	}
+	if math.IsNaN(a) || b > a {
+		return b
+	}
+	return a
+}
