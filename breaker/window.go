@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/bizra/vitals"
-	"github.com/bizra/vitals/metric"
 	"github.com/bizra/vitals/score"
 	"github.com/bizra/vitals/window"
 )
@@ -64,36 +63,23 @@ var alertNames = [numAlertKinds]string{"failure_rate", "slow_call_rate", "open_d
 
 const windowSlots = 60
 
-type counterWin struct {
-	ring *window.Ring
-	prev uint64
-}
-
-func (w *counterWin) add(now time.Time, el time.Duration, v uint64) {
-	d := uint64(0)
-	if v > w.prev {
-		d = v - w.prev
-	}
-	w.prev = v
-	w.ring.AddCounter(now, el, float64(d))
-}
+// counterWin feeds a Ring with a counter's increase per tick.
+type counterWin = window.CounterFeed
 
 // windows are the rolling windows. Only Consume touches them, and the
 // Monitor runs consumers one tick at a time.
 type windows struct {
-	calls     [numOutcomes]counterWin
-	slow      counterWin
-	lat       *window.Ring
-	cur, prev metric.HistogramValue
-	delta     metric.HistogramValue
+	calls [numOutcomes]counterWin
+	slow  counterWin
+	lat   window.HistogramFeed
 }
 
 func newWindows(length time.Duration) *windows {
-	w := &windows{lat: window.New(length, windowSlots)}
+	w := &windows{lat: window.HistogramFeed{Ring: window.New(length, windowSlots)}}
 	for i := range w.calls {
-		w.calls[i].ring = window.New(length, windowSlots)
+		w.calls[i].Ring = window.New(length, windowSlots)
 	}
-	w.slow.ring = window.New(length, windowSlots)
+	w.slow.Ring = window.New(length, windowSlots)
 	return w
 }
 
@@ -106,26 +92,23 @@ type windowStats struct {
 
 func (w *windows) add(now time.Time, el time.Duration, b *Breaker) {
 	for i := range w.calls {
-		w.calls[i].add(now, el, b.calls[i].Value())
+		w.calls[i].Add(now, el, b.calls[i].Value())
 	}
-	w.slow.add(now, el, b.slow.Value())
-	b.dur.Read(&w.cur)
-	w.delta.Sub(&w.cur, &w.prev)
-	w.lat.AddHistogram(now, el, &w.delta)
-	w.cur, w.prev = w.prev, w.cur
+	w.slow.Add(now, el, b.slow.Value())
+	w.lat.Add(now, el, b.dur)
 }
 
 func (w *windows) stats(now time.Time, o *Options) windowStats {
 	var ws windowStats
 	for i := range w.calls {
-		st := w.calls[i].ring.Stats(now)
+		st := w.calls[i].Ring.Stats(now)
 		ws.calls[i] = st.Count
 		if i == 0 {
 			ws.covered = st.Covered
 		}
 	}
-	ws.slow = w.slow.ring.Stats(now).Count
-	ws.lat = w.lat.Stats(now)
+	ws.slow = w.slow.Ring.Stats(now).Count
+	ws.lat = w.lat.Ring.Stats(now)
 	return ws
 }
 

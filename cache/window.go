@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/bizra/vitals"
-	"github.com/bizra/vitals/metric"
 	"github.com/bizra/vitals/score"
 	"github.com/bizra/vitals/window"
 )
@@ -15,33 +14,10 @@ import (
 const windowSlots = 60
 
 // counterWin feeds a Ring with a counter's increase per tick.
-type counterWin struct {
-	ring *window.Ring
-	prev uint64
-}
-
-func (w *counterWin) add(now time.Time, elapsed time.Duration, v uint64) {
-	d := uint64(0)
-	if v > w.prev {
-		d = v - w.prev
-	}
-	w.prev = v
-	w.ring.AddCounter(now, elapsed, float64(d))
-}
+type counterWin = window.CounterFeed
 
 // histWin feeds a Ring with a histogram's observations per tick.
-type histWin struct {
-	ring      *window.Ring
-	cur, prev metric.HistogramValue
-	delta     metric.HistogramValue
-}
-
-func (w *histWin) add(now time.Time, elapsed time.Duration, h *metric.Histogram) {
-	h.Read(&w.cur)
-	w.delta.Sub(&w.cur, &w.prev)
-	w.ring.AddHistogram(now, elapsed, &w.delta)
-	w.cur, w.prev = w.prev, w.cur // keep both slices for reuse
-}
+type histWin = window.HistogramFeed
 
 type windows struct {
 	hits, misses, errors, churn [2]counterWin
@@ -52,14 +28,14 @@ type windows struct {
 
 func newWindows(length time.Duration) *windows {
 	w := &windows{}
-	cw := func() counterWin { return counterWin{ring: window.New(length, windowSlots)} }
+	cw := func() counterWin { return counterWin{Ring: window.New(length, windowSlots)} }
 	for i := range 2 {
 		w.hits[i], w.misses[i], w.errors[i], w.churn[i] = cw(), cw(), cw(), cw()
 	}
 	for i := range w.lat {
-		w.lat[i].ring = window.New(length, windowSlots)
+		w.lat[i].Ring = window.New(length, windowSlots)
 	}
-	w.load.ring = window.New(length, windowSlots)
+	w.load.Ring = window.New(length, windowSlots)
 	w.loadFail = cw()
 	return w
 }
@@ -75,16 +51,16 @@ func (c *Cache) Consume(s *vitals.Snapshot) {
 	w := c.win
 	for i := range c.tiers {
 		t := &c.t[i]
-		w.hits[i].add(s.Time, s.Elapsed, t.hits.Value())
-		w.misses[i].add(s.Time, s.Elapsed, t.misses.Value())
-		w.errors[i].add(s.Time, s.Elapsed, t.errors.Value())
-		w.churn[i].add(s.Time, s.Elapsed, t.evict[CauseSize].Value())
+		w.hits[i].Add(s.Time, s.Elapsed, t.hits.Value())
+		w.misses[i].Add(s.Time, s.Elapsed, t.misses.Value())
+		w.errors[i].Add(s.Time, s.Elapsed, t.errors.Value())
+		w.churn[i].Add(s.Time, s.Elapsed, t.evict[CauseSize].Value())
 	}
 	for i := range c.lat {
-		w.lat[i].add(s.Time, s.Elapsed, c.lat[i])
+		w.lat[i].Add(s.Time, s.Elapsed, c.lat[i])
 	}
-	w.load.add(s.Time, s.Elapsed, c.load)
-	w.loadFail.add(s.Time, s.Elapsed, c.loads[1].Value())
+	w.load.Add(s.Time, s.Elapsed, c.load)
+	w.loadFail.Add(s.Time, s.Elapsed, c.loads[1].Value())
 	c.st = c.computeLocked(s.Time, sizes)
 	c.publishScoreLocked()
 }
@@ -204,13 +180,13 @@ func (c *Cache) computeLocked(now time.Time, sizes [2][2]float64) Stats {
 		for ci := range numCauses {
 			ts.Evictions[ci] = t.evict[ci].Value()
 		}
-		h, m := w.hits[i].ring.Stats(now), w.misses[i].ring.Stats(now)
-		e := w.errors[i].ring.Stats(now)
+		h, m := w.hits[i].Ring.Stats(now), w.misses[i].Ring.Stats(now)
+		e := w.errors[i].Ring.Stats(now)
 		ts.WindowHits, ts.WindowMisses = h.Count, m.Count
 		ts.HitRatio = ratio(h.Count, h.Count+m.Count)
 		ts.ErrorRate = ratio(e.Count, h.Count+m.Count)
 		errs += e.Count
-		churn += w.churn[i].ring.Stats(now).Count
+		churn += w.churn[i].Ring.Stats(now).Count
 		ts.Entries, ts.MemoryBytes = sizes[i][0], sizes[i][1]
 		st.Tier[i] = ts
 		if i == 0 {
@@ -224,11 +200,11 @@ func (c *Cache) computeLocked(now time.Time, sizes [2][2]float64) Stats {
 	st.HitRatio = 1 - ratio(last.WindowMisses, st.Lookups)
 	st.LifetimeHitRatio = 1 - ratio(float64(last.Misses), float64(l1.Hits+l1.Misses))
 	for i := range c.lat {
-		st.Latency[i] = latencyOf(w.lat[i].ring.Stats(now))
+		st.Latency[i] = latencyOf(w.lat[i].Ring.Stats(now))
 	}
-	ls := w.load.ring.Stats(now)
+	ls := w.load.Ring.Stats(now)
 	st.Loads, st.LoadLatency = ls.Count, latencyOf(ls)
-	st.LoadFailures = w.loadFail.ring.Stats(now).Count
+	st.LoadFailures = w.loadFail.Ring.Stats(now).Count
 	st.Score = c.scoreOf(st.HitRatio, ratio(errs, st.Lookups), ratio(churn, st.Lookups))
 	return st
 }

@@ -6,38 +6,17 @@ import (
 	"time"
 
 	"github.com/bizra/vitals"
-	"github.com/bizra/vitals/metric"
 	"github.com/bizra/vitals/score"
 	"github.com/bizra/vitals/window"
 )
 
 const windowSlots = 60
 
-type counterWin struct {
-	ring *window.Ring
-	prev uint64
-}
+// counterWin feeds a Ring with a counter's increase per tick.
+type counterWin = window.CounterFeed
 
-func (w *counterWin) add(now time.Time, el time.Duration, v uint64) {
-	d := uint64(0)
-	if v > w.prev {
-		d = v - w.prev
-	}
-	w.prev = v
-	w.ring.AddCounter(now, el, float64(d))
-}
-
-type histWin struct {
-	ring             *window.Ring
-	cur, prev, delta metric.HistogramValue
-}
-
-func (w *histWin) add(now time.Time, el time.Duration, h *metric.Histogram) {
-	h.Read(&w.cur)
-	w.delta.Sub(&w.cur, &w.prev)
-	w.ring.AddHistogram(now, el, &w.delta)
-	w.cur, w.prev = w.prev, w.cur
-}
+// histWin feeds a Ring with a histogram's observations per tick.
+type histWin = window.HistogramFeed
 
 type opWindow struct {
 	lat  histWin
@@ -55,12 +34,12 @@ type windows struct {
 
 func newWindows(length time.Duration) *windows {
 	w := &windows{length: length, util: window.New(length, windowSlots), waiters: window.New(length, windowSlots)}
-	w.wait.ring = window.New(length, windowSlots)
+	w.wait.Ring = window.New(length, windowSlots)
 	for i := range w.acquires {
-		w.acquires[i].ring = window.New(length, windowSlots)
+		w.acquires[i].Ring = window.New(length, windowSlots)
 	}
 	for i := range w.connErrs {
-		w.connErrs[i].ring = window.New(length, windowSlots)
+		w.connErrs[i].Ring = window.New(length, windowSlots)
 	}
 	return w
 }
@@ -149,12 +128,12 @@ func (p *Pool) Consume(s *vitals.Snapshot) {
 	defer p.mu.Unlock()
 	w := p.win
 	now, el := s.Time, s.Elapsed
-	w.wait.add(now, el, p.wait)
+	w.wait.Add(now, el, p.wait)
 	for i := range w.acquires {
-		w.acquires[i].add(now, el, p.acquires[i].Value())
+		w.acquires[i].Add(now, el, p.acquires[i].Value())
 	}
 	for i := range w.connErrs {
-		w.connErrs[i].add(now, el, p.connErrs[i].Value())
+		w.connErrs[i].Add(now, el, p.connErrs[i].Value())
 	}
 	maxOpen := smp.MaxOpen
 	if maxOpen < 0 {
@@ -168,10 +147,10 @@ func (p *Pool) Consume(s *vitals.Snapshot) {
 	w.waiters.AddGauge(now, el, float64(max(p.waiters.Value(), 0)))
 	for _, op := range ops {
 		if op.win == nil {
-			op.win = &opWindow{lat: histWin{ring: window.New(w.length, windowSlots)}, errs: counterWin{ring: window.New(w.length, windowSlots)}}
+			op.win = &opWindow{lat: histWin{Ring: window.New(w.length, windowSlots)}, errs: counterWin{Ring: window.New(w.length, windowSlots)}}
 		}
-		op.win.lat.add(now, el, op.dur)
-		op.win.errs.add(now, el, op.errs.Value())
+		op.win.lat.Add(now, el, op.dur)
+		op.win.errs.Add(now, el, op.errs.Value())
 	}
 	p.st = p.computeLocked(now, smp, cfg, ops)
 	p.publishLocked()
@@ -187,12 +166,12 @@ func ratio(a, b float64) float64 {
 func (p *Pool) computeLocked(now time.Time, smp Sample, cfg Config, ops []*Op) Stats {
 	w := p.win
 	st := Stats{Name: p.name, Driver: p.opts.Driver, Config: cfg, Sample: smp}
-	ws := w.wait.ring.Stats(now)
+	ws := w.wait.Ring.Stats(now)
 	st.Window = ws.Covered
 	st.Wait = latencyOf(ws)
 	var acq [numResults]float64
 	for i := range acq {
-		acq[i] = w.acquires[i].ring.Stats(now).Count
+		acq[i] = w.acquires[i].Ring.Stats(now).Count
 	}
 	st.AcquiresOK, st.AcquireTimeouts, st.AcquiresCanceled, st.AcquireErrors = acq[0], acq[1], acq[2], acq[3]
 	allAcq := acq[0] + acq[1] + acq[2] + acq[3]
@@ -204,15 +183,15 @@ func (p *Pool) computeLocked(now time.Time, smp Sample, cfg Config, ops []*Op) S
 	st.PeakWaiters = w.waiters.Stats(now).Max
 	st.Utilisation = w.util.Stats(now).Avg
 	for k := range numKinds {
-		st.ConnectionErrors[k] = w.connErrs[k].ring.Stats(now).Count
+		st.ConnectionErrors[k] = w.connErrs[k].Ring.Stats(now).Count
 		st.ConnectionErrorsTotal[k] = p.connErrs[k].Value()
 	}
 	for _, op := range ops {
 		os := OpStats{Name: op.name, Latency: LatencyStats{Count: 0, P50: math.NaN(), P95: math.NaN(), P99: math.NaN(), Max: math.NaN(), Mean: math.NaN()}, ErrorRate: math.NaN()}
 		if op.win != nil {
-			ls := op.win.lat.ring.Stats(now)
+			ls := op.win.lat.Ring.Stats(now)
 			os.Latency = latencyOf(ls)
-			os.Errors = op.win.errs.ring.Stats(now).Count
+			os.Errors = op.win.errs.Ring.Stats(now).Count
 			os.Rate = ratio(ls.Count, ls.Covered.Seconds())
 			os.ErrorRate = ratio(os.Errors, ls.Count)
 		}
