@@ -3,7 +3,6 @@ module github.com/bizra/vitals
 go 1.26.0
 
 require (
-	github.com/coder/websocket v1.8.15
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/klauspost/compress v1.20.4
 	github.com/maypok86/otter/v2 v2.4.0

@@ -90,3 +90,30 @@ func ExampleHistogramValue_Downscale() {
 	fmt.Println(v.Schema, v.Buckets)
 	// Output: 0 [{1 2} {2 1}]
 }
+
+func ExampleGauge() {
+	reg := metric.NewRegistry()
+	inFlight := reg.Gauge(metric.Opts{Name: "app_jobs_in_flight", Help: "Jobs being processed."})
+	inFlight.Inc()
+	inFlight.Inc()
+	inFlight.Dec()
+	fmt.Println(inFlight.Value())
+	// Output: 1
+}
+
+func ExampleFloatGauge() {
+	reg := metric.NewRegistry()
+	temp := reg.FloatGauge(metric.Opts{Name: "app_disk_temperature_celsius", Help: "Disk temperature.", Unit: "celsius"})
+	temp.Set(41.5)
+	temp.Add(-0.25)
+	fmt.Println(temp.Value())
+	// Output: 41.25
+}
+
+func ExampleCounter() {
+	var c metric.Counter // the zero value works; registry counters are sharded per core
+	c.Inc()
+	c.Add(41)
+	fmt.Println(c.Value())
+	// Output: 42
+}
