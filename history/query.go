@@ -24,7 +24,7 @@ type Stat uint8
 //	sum      increase                       samples' sum    observed values' sum
 //	rate     increase per second            -               observations per second
 //	avg      increase per second            mean sample     mean observed value
-//	min/max  lowest/highest one-tick rate   exact           within one bucket (0.54%)
+//	min/max  lowest/highest one-tick rate   exact           within one bucket (1.09%)
 //	last     -                              latest sample   -
 //	p50…p999 -                              -               within 0.54% (schema 6)
 //

@@ -76,7 +76,7 @@ func (r *rollup) addHist(d *metric.HistogramValue) {
 	if d.Count == 0 {
 		return
 	}
-	lo, hi := deltaExtremes(d)
+	lo, hi := d.Extremes()
 	r.lo = nanMin(r.lo, lo)
 	r.hi = nanMax(r.hi, hi)
 	addHistValue(&r.h, d)
@@ -196,22 +196,6 @@ func seek(b []metric.Bucket, i int, key int32) int {
 	return hi
 }
 
-// deltaExtremes bounds a delta's smallest and largest value by its outer
-// buckets, clamped to the lifetime extremes Sub leaves in Min and Max.
-func deltaExtremes(d *metric.HistogramValue) (lo, hi float64) {
-	lo, hi = d.Min, d.Max
-	if d.ZeroCount == 0 && len(d.Buckets) > 0 {
-		l, _ := metric.BucketBounds(d.Schema, d.Buckets[0].Key)
-		lo = math.Max(lo, l)
-	}
-	if n := len(d.Buckets); n > 0 {
-		_, u := metric.BucketBounds(d.Schema, d.Buckets[n-1].Key)
-		hi = math.Min(hi, u)
-	} else if d.ZeroCount > 0 {
-		hi = math.Min(hi, d.ZeroThreshold)
-	}
-	return lo, hi
-}
 
 func nanMin(a, b float64) float64 {
 	if math.IsNaN(b) {

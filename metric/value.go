@@ -209,3 +209,23 @@ func (v *HistogramValue) Downscale(schema int32) {
 	v.Buckets = out
 	v.Schema = schema
 }
+
+// Extremes bounds the smallest and largest value v holds: by its lowest
+// and highest populated bucket (within one bucket's width), clamped to Min
+// and Max. For a delta from Sub, whose Min and Max are the later state's
+// lifetime extremes, that is exact whenever the delta holds the lifetime
+// minimum or maximum, and within one bucket (1.09%) otherwise.
+func (v *HistogramValue) Extremes() (lo, hi float64) {
+	lo, hi = v.Min, v.Max
+	if v.ZeroCount == 0 && len(v.Buckets) > 0 {
+		l, _ := BucketBounds(v.Schema, v.Buckets[0].Key)
+		lo = math.Max(lo, l)
+	}
+	if n := len(v.Buckets); n > 0 {
+		_, u := BucketBounds(v.Schema, v.Buckets[n-1].Key)
+		hi = math.Min(hi, u)
+	} else if v.ZeroCount > 0 {
+		hi = math.Min(hi, v.ZeroThreshold)
+	}
+	return lo, hi
+}

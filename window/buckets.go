@@ -350,24 +350,6 @@ func clamp(x, lo, hi float64) float64 {
 	return x
 }
 
-// deltaExtremes bounds the smallest and largest value of a delta by its
-// lowest and highest populated bucket, clamped to the lifetime extremes
-// that HistogramValue.Sub leaves in Min and Max (so it is exact when the
-// delta holds the lifetime minimum or maximum).
-func deltaExtremes(d *metric.HistogramValue) (lo, hi float64) {
-	lo, hi = d.Min, d.Max
-	if d.ZeroCount == 0 && len(d.Buckets) > 0 {
-		l, _ := metric.BucketBounds(d.Schema, d.Buckets[0].Key)
-		lo = math.Max(lo, l)
-	}
-	if n := len(d.Buckets); n > 0 {
-		_, u := metric.BucketBounds(d.Schema, d.Buckets[n-1].Key)
-		hi = math.Min(hi, u)
-	} else if d.ZeroCount > 0 {
-		hi = math.Min(hi, d.ZeroThreshold)
-	}
-	return lo, hi
-}
 
 // nanMin and nanMax treat NaN as "no value yet".
 func nanMin(a, b float64) float64 {

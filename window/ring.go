@@ -76,7 +76,7 @@ func (r *Ring) AddHistogram(now time.Time, elapsed time.Duration, d *metric.Hist
 //	Count    increase             samples             observations
 //	Sum      increase             samples' sum        observed values' sum
 //	Rate     increase per second  NaN                 observations per second
-//	Min/Max  per-tick rate        exact               within one bucket (0.54%)
+//	Min/Max  per-tick rate        exact               within one bucket (1.09%)
 //	Avg      Rate                 mean sample         mean observed value
 //	Last     NaN (see aggregate)  latest sample       NaN
 //	P50…P999 NaN                  NaN                 within 0.54%

@@ -342,7 +342,7 @@ func (s *Stack) AddHistogram(now time.Time, elapsed time.Duration, d *metric.His
 	}
 	lo, hi := math.NaN(), math.NaN()
 	if d.Count != 0 {
-		lo, hi = deltaExtremes(d)
+		lo, hi = d.Extremes()
 		s.schema, s.zt = d.Schema, d.ZeroThreshold
 	}
 	for k := range s.levels {
