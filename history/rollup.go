@@ -196,7 +196,6 @@ func seek(b []metric.Bucket, i int, key int32) int {
 	return hi
 }
 
-
 func nanMin(a, b float64) float64 {
 	if math.IsNaN(b) {
 		return a

@@ -350,7 +350,6 @@ func clamp(x, lo, hi float64) float64 {
 	return x
 }
 
-
 // nanMin and nanMax treat NaN as "no value yet".
 func nanMin(a, b float64) float64 {
 	if math.IsNaN(b) {
