@@ -289,18 +289,22 @@ func (m *Monitor) read(now time.Time) *Snapshot {
 			switch {
 			case ser.Histogram != nil:
 				ser.Histogram.Read(&m.scratch)
-				hv := m.scratch
+				var hv *metric.HistogramValue
+				if len(hvals) < cap(hvals) {
+					hvals = append(hvals, m.scratch)
+					hv = &hvals[len(hvals)-1]
+				} else { // a histogram series was added since counting
+					hv = new(metric.HistogramValue)
+					*hv = m.scratch
+				}
 				b0, c0 := len(buckets), len(classic)
 				buckets = append(buckets, m.scratch.Buckets...)
 				classic = append(classic, m.scratch.ClassicCounts...)
+				// Full slice expressions: a later append to the arena never
+				// writes into this value's buckets.
 				hv.Buckets = buckets[b0:len(buckets):len(buckets)]
 				hv.ClassicCounts = classic[c0:len(classic):len(classic)]
-				if len(hvals) < cap(hvals) {
-					hvals = append(hvals, hv)
-					p.Hist = &hvals[len(hvals)-1]
-				} else { // a histogram series was added since counting
-					p.Hist = &hv
-				}
+				p.Hist = hv
 			case ser.IsFunc():
 				p.Value = m.callFunc(f, ser)
 			default:

@@ -250,3 +250,20 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("recorded %d operations, want 16000", total)
 	}
 }
+
+// TestCollectAllocationsDoNotGrowWithSeries: a tick allocates a handful of
+// slices, not one object per series.
+func TestCollectAllocationsDoNotGrowWithSeries(t *testing.T) {
+	m := New(&Options{Clock: NewManualClock(t0), Logger: quiet()})
+	r := m.Registry()
+	hv := r.HistogramVec(metric.Opts{Name: "a_seconds", Help: "a", Unit: "seconds", Labels: []string{"k"}})
+	cv := r.CounterVec(metric.Opts{Name: "a_total", Help: "a", Labels: []string{"k"}})
+	for i := 0; i < 200; i++ {
+		hv.With(string(rune('a'+i%26)) + string(rune('a'+i/26))).Observe(float64(i) / 100)
+		cv.With(string(rune('a'+i%26)) + string(rune('a'+i/26))).Inc()
+	}
+	m.Collect()
+	if n := testing.AllocsPerRun(20, func() { m.Collect() }); n > 10 {
+		t.Fatalf("a tick over 400 series allocates %v objects, want a handful", n)
+	}
+}
