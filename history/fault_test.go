@@ -28,6 +28,12 @@ func (l *logBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 func (l *logBuffer) count(sub string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -85,7 +91,7 @@ func TestUnwritableDirectory(t *testing.T) {
 		t.Fatalf("writable gauge %v", v)
 	}
 	if n := logs.count("cannot write history"); n != 1 {
-		t.Fatalf("%d error lines, want exactly 1:\n%s", n, logs.b.String())
+		t.Fatalf("%d error lines, want exactly 1:\n%s", n, logs.String())
 	}
 	// History is answered from memory meanwhile.
 	res := query(t, st, "test_requests_total", StatCount, t0, r.clk.Now(), time.Minute)
@@ -105,7 +111,7 @@ func TestUnwritableDirectory(t *testing.T) {
 		t.Fatalf("status after recovery: %+v", s)
 	}
 	if n := logs.count("writing history again"); n != 1 {
-		t.Fatalf("%d recovery lines:\n%s", n, logs.b.String())
+		t.Fatalf("%d recovery lines:\n%s", n, logs.String())
 	}
 	res = query(t, st, "test_requests_total", StatCount, t0, r.clk.Now(), time.Minute)
 	if len(res.Points) != 6 || sumPoints(res.Points) != 36 {

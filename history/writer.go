@@ -227,6 +227,15 @@ func (s *Store) pass() {
 	s.mu.Unlock()
 
 	err := s.commit(batch)
+	// Log and set the gauges before the pass is marked done, so that a
+	// Flush that returns has seen their effects.
+	if err != nil {
+		s.writeFailed(err)
+	} else if s.w.failing {
+		s.w.failing = false
+		s.m.writable.Set(1)
+		s.log.Info("vitals/history: writing history again", "path", s.path, "steps_written", len(batch))
+	}
 
 	s.mu.Lock()
 	if err == nil && len(batch) > 0 {
@@ -245,16 +254,7 @@ func (s *Store) pass() {
 	close(s.passDone)
 	s.passDone = make(chan struct{})
 	s.m.pending.Set(int64(len(s.pending)))
-	n := len(batch)
 	s.mu.Unlock()
-
-	if err != nil {
-		s.writeFailed(err)
-	} else if s.w.failing {
-		s.w.failing = false
-		s.m.writable.Set(1)
-		s.log.Info("vitals/history: writing history again", "path", s.path, "steps_written", n)
-	}
 }
 
 // writeFailed counts a failed attempt and logs the first of a series.
