@@ -122,78 +122,7 @@ func addHistValue(acc, d *metric.HistogramValue) {
 	acc.ZeroCount += d.ZeroCount
 	acc.Sum += d.Sum
 	acc.ZeroThreshold = max(acc.ZeroThreshold, d.ZeroThreshold)
-	acc.Buckets = addBuckets(acc.Buckets, src)
-}
-
-// addBuckets adds src into dst (both ascending by key), merging in place
-// from the back so that it allocates only when dst must grow.
-func addBuckets(dst, src []metric.Bucket) []metric.Bucket {
-	if len(src) == 0 {
-		return dst
-	}
-	newKeys := 0
-	i := 0
-	for _, s := range src {
-		i = seek(dst, i, s.Key)
-		if i < len(dst) && dst[i].Key == s.Key {
-			dst[i].Count += s.Count
-		} else {
-			newKeys++
-		}
-	}
-	if newKeys == 0 {
-		return dst
-	}
-	n := len(dst)
-	if need := n + newKeys; need > cap(dst) {
-		nd := make([]metric.Bucket, need, need+need/8+4)
-		copy(nd, dst)
-		dst = nd
-	} else {
-		dst = dst[:need]
-	}
-	i, j, k := n-1, len(src)-1, n+newKeys-1
-	for j >= 0 {
-		switch {
-		case i >= 0 && dst[i].Key > src[j].Key:
-			dst[k] = dst[i]
-			i--
-		case i >= 0 && dst[i].Key == src[j].Key:
-			dst[k] = dst[i]
-			i--
-			j--
-		default:
-			dst[k] = src[j]
-			j--
-		}
-		k--
-	}
-	return dst
-}
-
-// seek returns the first index at or after i whose key is at least key,
-// galloping then bisecting (see window's seek).
-func seek(b []metric.Bucket, i int, key int32) int {
-	if i >= len(b) || b[i].Key >= key {
-		return i
-	}
-	lo, step := i, 1
-	hi := lo + step
-	for hi < len(b) && b[hi].Key < key {
-		lo = hi
-		step <<= 1
-		hi = lo + step
-	}
-	hi = min(hi, len(b))
-	for lo+1 < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if b[mid].Key < key {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return hi
+	acc.Buckets = metric.AddBuckets(acc.Buckets, src)
 }
 
 func nanMin(a, b float64) float64 {

@@ -98,8 +98,9 @@ func BucketBounds(schema int32, key int32) (lower, upper float64) {
 	return math.Exp2(float64(key-1) * f), math.Exp2(float64(key) * f)
 }
 
-// bucketMid is the value reported for a bucket: the geometric middle.
-func bucketMid(schema int32, key int32) float64 {
+// BucketMid is the value a quantile reports for bucket key at schema: the
+// geometric middle, within 2^(2^-(schema+1))-1 of any value in the bucket.
+func BucketMid(schema int32, key int32) float64 {
 	f := math.Ldexp(1, -int(schema))
 	return math.Exp2((float64(key) - 0.5) * f)
 }

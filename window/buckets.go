@@ -7,89 +7,6 @@ import (
 	"github.com/bizra/vitals/metric"
 )
 
-// addBuckets adds src into dst, both ascending by key, and returns dst.
-// Unlike metric.HistogramValue.Add it merges in place from the back, so it
-// allocates only when dst must grow past its capacity: in steady state a
-// window's running totals stop allocating once they have seen the keys
-// their series uses.
-func addBuckets(dst, src []metric.Bucket) []metric.Bucket {
-	if len(src) == 0 {
-		return dst
-	}
-	newKeys := 0
-	i := 0
-	for _, s := range src {
-		i = seek(dst, i, s.Key)
-		if i < len(dst) && dst[i].Key == s.Key {
-			dst[i].Count += s.Count
-		} else {
-			newKeys++
-		}
-	}
-	if newKeys == 0 {
-		return dst
-	}
-	n := len(dst)
-	dst = grow(dst, n+newKeys)
-	i, j, k := n-1, len(src)-1, n+newKeys-1
-	for j >= 0 {
-		switch {
-		case i >= 0 && dst[i].Key > src[j].Key:
-			dst[k] = dst[i]
-			i--
-		case i >= 0 && dst[i].Key == src[j].Key: // summed in the first pass
-			dst[k] = dst[i]
-			i--
-			j--
-		default:
-			dst[k] = src[j]
-			j--
-		}
-		k--
-	}
-	return dst
-}
-
-// seek returns the first index at or after i whose key is at least key.
-// It gallops (1, 2, 4, ... ahead, then bisects): a tick's delta touches a
-// few dozen of a window's hundreds of buckets, usually near each other,
-// so this beats a linear walk (BenchmarkRingAddHistogram: 1.9 µs to
-// 1.0 µs).
-func seek(b []metric.Bucket, i int, key int32) int {
-	if i >= len(b) || b[i].Key >= key {
-		return i
-	}
-	lo, step := i, 1 // b[lo].Key < key
-	hi := lo + step
-	for hi < len(b) && b[hi].Key < key {
-		lo = hi
-		step <<= 1
-		hi = lo + step
-	}
-	hi = min(hi, len(b))
-	for lo+1 < hi { // b[lo].Key < key <= b[hi].Key (or hi == len)
-		mid := int(uint(lo+hi) >> 1)
-		if b[mid].Key < key {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return hi
-}
-
-// grow returns b with length need, reallocating with an eighth to spare
-// rather than append's doubling: a window's totals and slots settle at a
-// size, and doubling would leave up to half of every one unused.
-func grow(b []metric.Bucket, need int) []metric.Bucket {
-	if need <= cap(b) {
-		return b[:need]
-	}
-	nb := make([]metric.Bucket, need, need+need/8+4)
-	copy(nb, b)
-	return nb
-}
-
 // addHist adds the observations of d into acc: counts, sums and buckets.
 // Min and Max are not touched: a window keeps its extremes per slot,
 // because they cannot be subtracted.
@@ -100,7 +17,7 @@ func addHist(acc, d *metric.HistogramValue) {
 	acc.Count += d.Count
 	acc.ZeroCount += d.ZeroCount
 	acc.Sum += d.Sum
-	acc.Buckets = addBuckets(acc.Buckets, d.Buckets)
+	acc.Buckets = metric.AddBuckets(acc.Buckets, d.Buckets)
 }
 
 // resetHist empties h and keeps its bucket array for reuse.
@@ -256,7 +173,7 @@ func subEncoded(total *metric.HistogramValue, enc []byte) {
 		length := uv()
 		for k := uint64(0); k < length; k++ {
 			c := uv()
-			i = seek(total.Buckets, i, key)
+			i = metric.SeekBucket(total.Buckets, i, key)
 			if i < len(total.Buckets) && total.Buckets[i].Key == key {
 				b := &total.Buckets[i]
 				b.Count -= min(b.Count, c)
@@ -325,19 +242,13 @@ func quantiles(a, b *metric.HistogramValue, qs []float64, lo, hi float64, out []
 		}
 		run += c
 		for qi < len(qs) && rank(qs[qi]) <= run {
-			out[qi] = clamp(bucketMid(schema, key), lo, hi)
+			out[qi] = clamp(metric.BucketMid(schema, key), lo, hi)
 			qi++
 		}
 	}
 	for ; qi < len(qs); qi++ { // counts and buckets disagree: report the top
 		out[qi] = hi
 	}
-}
-
-// bucketMid is the value a quantile reports for a bucket: its geometric
-// middle, as metric.HistogramValue.Quantile does.
-func bucketMid(schema, key int32) float64 {
-	return math.Exp2((float64(key) - 0.5) * math.Ldexp(1, -int(schema)))
 }
 
 func clamp(x, lo, hi float64) float64 {

@@ -300,7 +300,7 @@ func TestAddBuckets(t *testing.T) {
 		for _, x := range b {
 			want[x.Key] += x.Count
 		}
-		got := addBuckets(slices.Clone(a), b)
+		got := metric.AddBuckets(slices.Clone(a), b)
 		if len(got) != len(want) || !slices.IsSortedFunc(got, func(x, y metric.Bucket) int { return int(x.Key - y.Key) }) {
 			t.Fatalf("%v + %v = %v", a, b, got)
 		}
