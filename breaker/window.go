@@ -286,11 +286,7 @@ func (b *Breaker) scoreOf(st *Stats, now time.Time) score.Score {
 		{Name: factorNames[factorSlowCallRate], Observed: st.SlowCallRate, Unit: "ratio", Target: o.SlowCallRateThreshold / 2, Limit: o.SlowCallRateThreshold, Weight: 1},
 	}
 	for i := range f {
-		if math.IsNaN(f[i].Observed) {
-			f[i].Observed, f[i].NoData = 0, true
-			continue
-		}
-		if score.Linear(f[i].Observed, f[i].Target, f[i].Limit) >= 100 {
+		if !f[i].NeedsAdvice() {
 			continue
 		}
 		switch i {

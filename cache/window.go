@@ -230,11 +230,7 @@ func (c *Cache) scoreOf(hitRatio, errRate, churn float64) score.Score {
 		{Name: factorNames[factorChurn], Observed: churn, Unit: "ratio", Target: o.ChurnTarget, Limit: o.ChurnLimit, Weight: 1},
 	}
 	for i := range f {
-		if math.IsNaN(f[i].Observed) {
-			f[i].Observed, f[i].NoData = 0, true
-			continue
-		}
-		if score.Linear(f[i].Observed, f[i].Target, f[i].Limit) < 100 {
+		if f[i].NeedsAdvice() {
 			switch i {
 			case factorHitRatio:
 				f[i].Advice = "End-to-end hit ratio is " + pct(hitRatio) + ", below the " + pct(o.HitRatioTarget) +

@@ -245,11 +245,7 @@ func (p *Pool) scoreOf(st *Stats) score.Score {
 		{Name: factorNames[factorErrors], Observed: st.ErrorRate, Unit: "ratio", Target: o.ErrorRateTarget, Limit: o.ErrorRateLimit, Weight: 2},
 	}
 	for i := range f {
-		if math.IsNaN(f[i].Observed) {
-			f[i].Observed, f[i].NoData = 0, true
-			continue
-		}
-		if score.Linear(f[i].Observed, f[i].Target, f[i].Limit) >= 100 {
+		if !f[i].NeedsAdvice() {
 			continue
 		}
 		switch i {

@@ -82,13 +82,22 @@ type Factor struct {
 func (f Factor) Rate() Factor {
 	if f.NoData || math.IsNaN(f.Observed) || math.IsInf(f.Observed, 0) {
 		// Zero the value so that the factor encodes as JSON; NoData says why.
+		// Advice about nothing observed would mislead.
 		f.NoData = true
 		f.Observed = 0
 		f.Score = 100
+		f.Advice = ""
 		return f
 	}
 	f.Score = Linear(f.Observed, f.Target, f.Limit)
 	return f
+}
+
+// NeedsAdvice reports whether the factor rates below 100 on real data: the
+// factors a producer writes Advice for.
+func (f Factor) NeedsAdvice() bool {
+	r := f.Rate()
+	return !r.NoData && r.Score < 100
 }
 
 // Linear is 100 at target, 0 at limit, linear in between and clamped

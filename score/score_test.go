@@ -81,3 +81,23 @@ func ExampleNew() {
 	// 65 warn
 	// pool wait p99 is 120 ms against a 50 ms target: raise MaxOpenConns or shorten transactions
 }
+
+func TestNeedsAdvice(t *testing.T) {
+	cases := []struct {
+		f    Factor
+		want bool
+	}{
+		{Factor{Observed: 0.01, Target: 0.05, Limit: 0.5}, false},
+		{Factor{Observed: 0.2, Target: 0.05, Limit: 0.5}, true},
+		{Factor{Observed: math.NaN(), Target: 0.05, Limit: 0.5}, false},
+		{Factor{Observed: 0.2, Target: 0.05, Limit: 0.5, NoData: true}, false},
+	}
+	for _, c := range cases {
+		if got := c.f.NeedsAdvice(); got != c.want {
+			t.Errorf("%+v: NeedsAdvice %v, want %v", c.f, got, c.want)
+		}
+	}
+	if f := (Factor{Observed: math.NaN(), Advice: "stale"}).Rate(); f.Advice != "" {
+		t.Fatalf("a NoData factor kept its advice %q", f.Advice)
+	}
+}
