@@ -4,8 +4,8 @@
 // that answered, sets, raw and stored bytes (so compression shows),
 // evictions by cause with expiry apart from size, tier errors, entries and
 // memory, and an explainable 0-100 health score. It has no dependencies
-// beyond vitals; adapters for otter (cache/ottercache) and go-redis
-// (cache/rediscache) feed it from those libraries.
+// beyond vitals; adapters for otter (cache/ottermon) and go-redis
+// (cache/redismon) feed it from those libraries.
 //
 // A complete program with an in-process L1 in front of a slower L2:
 //

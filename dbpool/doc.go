@@ -11,7 +11,7 @@
 // value, target, limit and weight in Stats, in the JSON endpoint and as
 // metrics.
 //
-// The adapters dbpool/sqlpool (database/sql) and dbpool/pgxpoolmon
+// The adapters dbpool/sqlmon (database/sql) and dbpool/pgxpoolmon
 // (pgxpool) do the wrapping; any other pool reports through the generic
 // API. A complete program with a pool of your own:
 //

@@ -50,7 +50,7 @@ type Sample struct {
 var UnknownSample = Sample{MaxOpen: -1, Open: -1, InUse: -1, Idle: -1, Constructing: -1, Waits: -1, WaitTime: -1,
 	Opened: -1, ClosedMaxIdle: -1, ClosedMaxIdleTime: -1, ClosedMaxLifetime: -1}
 
-// Source reports a pool library's own figures; the sqlpool and pgxpoolmon
+// Source reports a pool library's own figures; the sqlmon and pgxpoolmon
 // adapters implement it. Both methods are called at scrape and tick time,
 // from any goroutine, and must be quick.
 type Source interface {
@@ -177,7 +177,7 @@ func (o *Options) withDefaults() Options {
 // (through Options.Source), and what only a wrapper around it can measure:
 // the wait of every acquire, the callers waiting right now, acquire
 // timeouts and cancellations, connection errors by kind, and query latency
-// and errors per operation. The sqlpool and pgxpoolmon packages wrap
+// and errors per operation. The sqlmon and pgxpoolmon packages wrap
 // database/sql and pgxpool; any other pool reports through BeginAcquire
 // and Op.
 //

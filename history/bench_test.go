@@ -13,7 +13,7 @@ import (
 
 	"github.com/bizra/vitals"
 	"github.com/bizra/vitals/metric"
-	"github.com/bizra/vitals/window/aggregate"
+	"github.com/bizra/vitals/aggregate"
 )
 
 // The benchmarks behind history/PERF_SECTION.md. They use the workload of

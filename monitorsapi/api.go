@@ -51,7 +51,7 @@ type API struct {
 // New returns an API whose responses are stamped with m's clock.
 func New(m *vitals.Monitor) *API { return &API{m: m} }
 
-// AddPool adds a database pool monitor (sqlpool's and pgxpoolmon's
+// AddPool adds a database pool monitor (sqlmon's and pgxpoolmon's
 // Monitor()).
 func (a *API) AddPool(p *dbpool.Pool) {
 	a.mu.Lock()

@@ -11,7 +11,7 @@
 //	m.Start()
 //	defer m.Stop()
 //	api := monitorsapi.New(m)
-//	api.AddPool(db.Monitor())       // sqlpool or pgxpoolmon
+//	api.AddPool(db.Monitor())       // sqlmon or pgxpoolmon
 //	api.AddCache(productsCache)     // cache.New
 //	api.AddBreaker(cb.Monitor())    // gobreakermon
 //	mux := http.NewServeMux()

@@ -9,7 +9,7 @@
 // p99 keeps the instruments' error bound (0.54%).
 //
 // Most programs do not use this package directly: package
-// window/aggregate keeps a Stack for every series of a Monitor, and
+// aggregate keeps a Stack for every series of a Monitor, and
 // package window/delta turns cumulative snapshots into the per-tick
 // changes these types take.
 //

@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/bizra/vitals/internal/demo"
+	"github.com/bizra/vitals/cmd/vitals/internal/demo"
 )
 
 func main() {

@@ -1,0 +1,21 @@
+module github.com/bizra/vitals/cache/redismon
+
+go 1.26.0
+
+require (
+	github.com/bizra/vitals v0.0.0
+	github.com/bizra/vitals/cache/ottermon v0.0.0-00010101000000-000000000000
+	github.com/maypok86/otter/v2 v2.4.0
+	github.com/redis/go-redis/v9 v9.23.0
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+)
+
+replace github.com/bizra/vitals => ../..
+
+replace github.com/bizra/vitals/cache/ottermon => ../ottermon

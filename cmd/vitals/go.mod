@@ -1,0 +1,62 @@
+module github.com/bizra/vitals/cmd/vitals
+
+go 1.26.0
+
+require (
+	github.com/bizra/vitals v0.0.0
+	github.com/bizra/vitals/breaker/gobreakermon v0.0.0-00010101000000-000000000000
+	github.com/bizra/vitals/cache/ottermon v0.0.0-00010101000000-000000000000
+	github.com/bizra/vitals/cache/redismon v0.0.0-00010101000000-000000000000
+	github.com/bizra/vitals/dbpool/pgxpoolmon v0.0.0-00010101000000-000000000000
+	github.com/bizra/vitals/dbpool/sqlmon v0.0.0-00010101000000-000000000000
+	github.com/bizra/vitals/history v0.0.0-00010101000000-000000000000
+	github.com/jackc/pgx/v5 v5.12.0
+	github.com/klauspost/compress v1.20.4
+	github.com/maypok86/otter/v2 v2.4.0
+	github.com/prometheus/common v0.73.1
+	github.com/redis/go-redis/v9 v9.23.0
+	github.com/sony/gobreaker/v2 v2.4.0
+	go.uber.org/goleak v1.3.0
+	modernc.org/sqlite v1.62.0
+)
+
+require (
+	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/dustin/go-humanize v1.1.0 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
+	github.com/mattn/go-isatty v0.0.24 // indirect
+	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
+	github.com/ncruces/go-strftime v1.1.0 // indirect
+	github.com/pandatix/go-abnf v0.5.3 // indirect
+	github.com/prometheus/client_golang v1.25.0 // indirect
+	github.com/prometheus/client_model v0.6.3 // indirect
+	github.com/prometheus/procfs v0.22.0 // indirect
+	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
+	go.etcd.io/bbolt v1.5.0 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
+	golang.org/x/sync v0.24.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
+	modernc.org/libc v1.80.1 // indirect
+	modernc.org/mathutil v1.7.1 // indirect
+	modernc.org/memory v1.12.1 // indirect
+)
+
+replace github.com/bizra/vitals => ../..
+
+replace github.com/bizra/vitals/history => ../../history
+
+replace github.com/bizra/vitals/cache/ottermon => ../../cache/ottermon
+
+replace github.com/bizra/vitals/cache/redismon => ../../cache/redismon
+
+replace github.com/bizra/vitals/dbpool/sqlmon => ../../dbpool/sqlmon
+
+replace github.com/bizra/vitals/dbpool/pgxpoolmon => ../../dbpool/pgxpoolmon
+
+replace github.com/bizra/vitals/breaker/gobreakermon => ../../breaker/gobreakermon
