@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/bizra/vitals"
-	"github.com/bizra/vitals/metric"
 	"github.com/bizra/vitals/aggregate"
+	"github.com/bizra/vitals/metric"
 )
 
 func ExampleNew() {

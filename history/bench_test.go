@@ -12,8 +12,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/bizra/vitals"
-	"github.com/bizra/vitals/metric"
 	"github.com/bizra/vitals/aggregate"
+	"github.com/bizra/vitals/metric"
 )
 
 // The benchmarks behind history/PERF_SECTION.md. They use the workload of

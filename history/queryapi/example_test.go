@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/bizra/vitals"
-	"github.com/bizra/vitals/history"
-	"github.com/bizra/vitals/metric"
-	"github.com/bizra/vitals/history/queryapi"
 	"github.com/bizra/vitals/aggregate"
+	"github.com/bizra/vitals/history"
+	"github.com/bizra/vitals/history/queryapi"
+	"github.com/bizra/vitals/metric"
 )
 
 func ExampleHandler() {

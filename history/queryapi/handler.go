@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/bizra/vitals"
+	"github.com/bizra/vitals/aggregate"
 	"github.com/bizra/vitals/history"
 	"github.com/bizra/vitals/metric"
 	"github.com/bizra/vitals/window"
-	"github.com/bizra/vitals/aggregate"
 )
 
 // Options configures the Handler. The zero value (or nil) gives the

@@ -14,9 +14,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/bizra/vitals"
+	"github.com/bizra/vitals/aggregate"
 	"github.com/bizra/vitals/history"
 	"github.com/bizra/vitals/metric"
-	"github.com/bizra/vitals/aggregate"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

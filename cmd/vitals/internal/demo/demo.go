@@ -17,14 +17,14 @@ import (
 	"time"
 
 	"github.com/bizra/vitals"
+	"github.com/bizra/vitals/aggregate"
 	"github.com/bizra/vitals/breaker"
+	"github.com/bizra/vitals/cmd/vitals/internal/demoload"
 	"github.com/bizra/vitals/exposition"
 	"github.com/bizra/vitals/health"
 	"github.com/bizra/vitals/history"
-	"github.com/bizra/vitals/cmd/vitals/internal/demoload"
-	"github.com/bizra/vitals/monitorsapi"
 	"github.com/bizra/vitals/history/queryapi"
-	"github.com/bizra/vitals/aggregate"
+	"github.com/bizra/vitals/monitorsapi"
 )
 
 // Config is the demo's configuration; cmd/vitals fills it from flags and

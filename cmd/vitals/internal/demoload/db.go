@@ -87,7 +87,7 @@ func (o *DBOptions) withDefaults() (DBOptions, error) {
 type DBLoad struct {
 	opts    DBOptions
 	mon     *dbpool.Pool
-	sqlDB   *sqlmon.DB      // SQLite
+	sqlDB   *sqlmon.DB       // SQLite
 	pg      *pgxpoolmon.Pool // PostgreSQL
 	tmpDir  string
 	q       queries
