@@ -13,6 +13,7 @@ import (
 // allowedImports is the package map of docs/ARCHITECTURE.md: which vitals
 // packages each package may import. Keep the two in step.
 var allowedImports = map[string][]string{
+	"internal/httpx":               {},
 	"metric":                       {},
 	"score":                        {},
 	"window":                       {"metric"},
