@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"os"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/bizra/vitals"
 	"github.com/bizra/vitals/aggregate"
-	"github.com/bizra/vitals/breaker"
 	"github.com/bizra/vitals/cmd/vitals/internal/demoload"
 	"github.com/bizra/vitals/exposition"
 	"github.com/bizra/vitals/health"
@@ -294,129 +292,9 @@ loop:
 	return runErr
 }
 
-func listen(ln net.Listener, addr string) (net.Listener, error) {
-	if ln != nil {
-		return ln, nil
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	return l, nil
-}
-
 func l2Name(redis string) string {
 	if redis == "" {
 		return "embedded"
 	}
 	return "redis"
 }
-
-// newHealth wires the probes: readiness waits for startup, fails while the
-// database pool is saturated (with hysteresis), and warns while the
-// payment breaker is open; the performance score combines the SLOs, the
-// runtime, the pool, the cache and the breaker.
-func newHealth(m *vitals.Monitor, db *demoload.DBLoad, cache *demoload.CacheLoad, flaky *demoload.BreakerLoad, log *slog.Logger) (*health.Engine, *health.Gate) {
-	h := health.New(m, &health.Options{ServiceID: "vitals-demo", Description: "vitals demo shop", Logger: log})
-	startup := new(health.Gate)
-	pool := db.Monitor()
-	checks := []health.Check{
-		{Name: "startup", Gate: startup},
-		{Name: "db-pool", ComponentType: "datastore", Interval: time.Second, Timeout: 500 * time.Millisecond,
-			Func: health.PoolCheck(func() (float64, int) {
-				s := pool.Saturation()
-				if math.IsNaN(s) {
-					s = 0
-				}
-				return min(s, 1), int(pool.Waiters())
-			}, &health.PoolCheckOptions{Name: "shop pool", FailWaiters: 2})},
-		{Name: "breaker-payments", WarnOnly: true, Interval: time.Second,
-			Func: health.BreakerCheck("payments", func() bool { return flaky.Monitor().State() == breaker.Open })},
-	}
-	for _, c := range checks {
-		if err := h.AddCheck(c); err != nil {
-			panic(err) // static configuration: a programming error
-		}
-	}
-	for name, s := range map[string]health.Scorer{"db": pool, "cache": cache.Monitor(), "breaker-payments": flaky.Monitor()} {
-		if err := h.AddScorer(name, s); err != nil {
-			panic(err)
-		}
-	}
-	return h, startup
-}
-
-// newServer returns an http.Server with every timeout and limit set: a
-// slow or vanished client must not hold a connection forever.
-func newServer(h http.Handler, log *slog.Logger, base context.Context) *http.Server {
-	return &http.Server{
-		Handler:           http.MaxBytesHandler(h, 1<<20),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return base },
-	}
-}
-
-type opJSON struct {
-	Name       string  `json:"name"`
-	Window     float64 `json:"window_seconds"`
-	Count      uint64  `json:"count"`
-	Errors     uint64  `json:"errors"`
-	Rate       float64 `json:"rate_per_second"`
-	ErrorRatio float64 `json:"error_ratio"`
-	InFlight   int64   `json:"in_flight"`
-	Mean       float64 `json:"mean_seconds"`
-	P50        float64 `json:"p50_seconds"`
-	P95        float64 `json:"p95_seconds"`
-	P99        float64 `json:"p99_seconds"`
-	P999       float64 `json:"p999_seconds"`
-	Max        float64 `json:"max_seconds"`
-}
-
-func operationsJSON(ops []vitals.OperationStats) []opJSON {
-	out := make([]opJSON, len(ops))
-	for i, o := range ops {
-		out[i] = opJSON{Name: o.Name, Window: o.Window.Seconds(), Count: o.Count, Errors: o.Errors, Rate: o.Rate,
-			ErrorRatio: o.ErrorRatio, InFlight: o.InFlight, Mean: o.Mean.Seconds(), P50: o.P50.Seconds(),
-			P95: o.P95.Seconds(), P99: o.P99.Seconds(), P999: o.P999.Seconds(), Max: o.Max.Seconds()}
-	}
-	return out
-}
-
-func logSummary(log *slog.Logger, ops []vitals.OperationStats) {
-	for _, o := range ops {
-		if o.Count == 0 {
-			continue
-		}
-		log.Info("operation (last minute)", "name", o.Name, "rate", fmt.Sprintf("%.1f/s", o.Rate),
-			"p50", o.P50.Round(time.Microsecond), "p99", o.P99.Round(time.Microsecond),
-			"errors", fmt.Sprintf("%.2f%%", 100*o.ErrorRatio))
-	}
-}
-
-const index = `vitals demo: an example shop instrumented with vitals, under its own load.
-
-  /metrics                   Prometheus exposition (text, OpenMetrics, protobuf with native histograms)
-  /api/v1/operations         per-operation p50/p95/p99/p99.9, rate and error ratio over the last minute
-  /api/v1/series             every series, with type and unit, in windows and history
-  /api/v1/window?series=<key>&window=5m
-                             rolling windows (1m, 5m, 15m, 1h): count, rate, min, max, avg, p50..p99.9
-  /api/v1/query_range?series=<key>&stat=p99&from=now-6h&step=1m
-                             history: 1-minute rollups for 24 h, 5-minute for 7 days, hourly for 90 days
-  /metrics/database          the database pool: state, windows, score with factors
-  /metrics/cache             the L1/L2 cache: hits and misses per tier, latency, bytes, score
-  /metrics/circuit-breaker   the payment breaker: state, transitions, time in state, rates, score
-  /livez, /readyz            Kubernetes probes (?verbose for humans, ?exclude=<check>, /readyz/<check>)
-  /health/live, /health/ready, /health/performance
-                             application/health+json; 0-100 scores with factors and advice
-  /shop/...                  the shop itself (GET /shop/products, /shop/products/{id}, /shop/search;
-                             POST /shop/cart, /shop/checkout)
-
-Admin listener (when configured, bearer token required):
-  POST /admin/saturate?for=30s   drive the database pool into saturation: readiness turns not-ready, then recovers
-  POST /admin/outage?for=20s     take the payment provider down: the breaker opens, half-opens and closes
-`

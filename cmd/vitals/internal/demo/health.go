@@ -1,0 +1,46 @@
+package demo
+
+import (
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/bizra/vitals"
+	"github.com/bizra/vitals/breaker"
+	"github.com/bizra/vitals/cmd/vitals/internal/demoload"
+	"github.com/bizra/vitals/health"
+)
+
+// newHealth wires the probes: readiness waits for startup, fails while the
+// database pool is saturated (with hysteresis), and warns while the
+// payment breaker is open; the performance score combines the SLOs, the
+// runtime, the pool, the cache and the breaker.
+func newHealth(m *vitals.Monitor, db *demoload.DBLoad, cache *demoload.CacheLoad, flaky *demoload.BreakerLoad, log *slog.Logger) (*health.Engine, *health.Gate) {
+	h := health.New(m, &health.Options{ServiceID: "vitals-demo", Description: "vitals demo shop", Logger: log})
+	startup := new(health.Gate)
+	pool := db.Monitor()
+	checks := []health.Check{
+		{Name: "startup", Gate: startup},
+		{Name: "db-pool", ComponentType: "datastore", Interval: time.Second, Timeout: 500 * time.Millisecond,
+			Func: health.PoolCheck(func() (float64, int) {
+				s := pool.Saturation()
+				if math.IsNaN(s) {
+					s = 0
+				}
+				return min(s, 1), int(pool.Waiters())
+			}, &health.PoolCheckOptions{Name: "shop pool", FailWaiters: 2})},
+		{Name: "breaker-payments", WarnOnly: true, Interval: time.Second,
+			Func: health.BreakerCheck("payments", func() bool { return flaky.Monitor().State() == breaker.Open })},
+	}
+	for _, c := range checks {
+		if err := h.AddCheck(c); err != nil {
+			panic(err) // static configuration: a programming error
+		}
+	}
+	for name, s := range map[string]health.Scorer{"db": pool, "cache": cache.Monitor(), "breaker-payments": flaky.Monitor()} {
+		if err := h.AddScorer(name, s); err != nil {
+			panic(err)
+		}
+	}
+	return h, startup
+}
