@@ -33,7 +33,7 @@ var allowedImports = map[string][]string{
 	"monitorsapi":                  {".", "cache", "dbpool", "breaker", "score"},
 	"health":                       {".", "metric", "score"},
 	"exposition":                   {"metric"},
-	"vitalshttp":                   {".", "metric"},
+	"vitalshttp":                   {".", "metric", "internal/httpx"},
 	"cmd/vitals":                   {"cmd/vitals/internal/demo"},
 	"cmd/vitals/internal/demo":     nil, // anything
 	"cmd/vitals/internal/demoload": nil,

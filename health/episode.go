@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
 	"log/slog"
@@ -134,7 +135,10 @@ func (t *EpisodeTrigger) authorized(r *http.Request) bool {
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(t.o.Token)) == 1
+	// Compare digests: ConstantTimeCompare returns at once on a length
+	// mismatch, which would leak the token's length.
+	got, want := sha256.Sum256([]byte(strings.TrimSpace(tok))), sha256.Sum256([]byte(t.o.Token))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
 // duration reads ?for=; it returns an error message for bad input.

@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/bizra/vitals/cmd/vitals/internal/demo"
 )
@@ -30,8 +29,23 @@ Usage:
                         own mixed load, serving /metrics and the JSON APIs
   vitals help           show this help
 
-Flags of demo (each falls back to the environment variable named). Admin
-actions need a bearer token, read from VITALS_ADMIN_TOKEN only:
+Stop the demo with Ctrl-C (SIGINT) or SIGTERM: it drains and releases its
+data directory. Under "go run", send the signal to the demo process itself
+(Ctrl-C in the terminal does): a SIGTERM to "go run" alone leaves it running.
+
+Secrets are read from the environment only, so they never show in ps or in
+this help:
+  VITALS_ADMIN_TOKEN     bearer token for the admin listener (16 bytes or more)
+  VITALS_METRICS_TOKEN   bearer token /metrics requires (default: none)
+  VITALS_API_TOKEN       bearer token the JSON APIs require on the public
+                         listener (default: none); the admin listener serves
+                         them too, behind VITALS_ADMIN_TOKEN
+  VITALS_POSTGRES        a PostgreSQL URL with its password; libpq's
+                         PGPASSWORD and ~/.pgpass (PGPASSFILE) work as well
+  VITALS_REDIS_PASSWORD  the Redis password (AUTH), with --redis or VITALS_REDIS
+
+Flags of demo (each falls back to the environment variable named when not
+given):
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -61,34 +75,62 @@ type demoConfig struct {
 	logLevel  string
 }
 
+// demoFlags declares the demo's flags with their built-in defaults only:
+// the environment is read after parsing (applyEnv), so a secret in it can
+// never appear in help or in a usage error.
 func demoFlags(out io.Writer) (*flag.FlagSet, *demoConfig) {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(out)
 	c := &demoConfig{}
-	fs.StringVar(&c.Addr, "addr", envOr("VITALS_ADDR", demo.DefaultAddr),
+	fs.StringVar(&c.Addr, "addr", demo.DefaultAddr,
 		"listen address for the service, /metrics and the APIs (VITALS_ADDR); use :9911 to listen on all interfaces")
-	fs.StringVar(&c.DataDir, "data", envOr("VITALS_DATA", demo.DefaultDataDir),
-		"directory for state kept across restarts, such as history (VITALS_DATA)")
-	fs.DurationVar(&c.Duration, "duration", envDuration("VITALS_DURATION", 0),
+	fs.StringVar(&c.DataDir, "data", demo.DefaultDataDir,
+		"directory for state kept across restarts, such as history; created 0700, and refused when another user owns it or others can write to it (VITALS_DATA)")
+	fs.BoolVar(&c.AllowInsecureDataDir, "allow-insecure-data-dir", false,
+		"use a data directory another user owns or others can write to, with a warning (VITALS_ALLOW_INSECURE_DATA_DIR)")
+	fs.DurationVar(&c.Duration, "duration", 0,
 		"how long to run, e.g. 90s or 2h; 0 runs until interrupted (VITALS_DURATION)")
-	fs.Float64Var(&c.Rate, "rate", envFloat("VITALS_RATE", demo.DefaultRate),
-		"requests per second the built-in load generator sends (VITALS_RATE)")
-	fs.StringVar(&c.Postgres, "postgres", envOr("VITALS_POSTGRES", ""),
-		"PostgreSQL URL for the database workload, e.g. postgres://user@127.0.0.1:5432/db; empty uses SQLite in the data directory (VITALS_POSTGRES)")
-	fs.StringVar(&c.Redis, "redis", envOr("VITALS_REDIS", ""),
-		"Redis address for the L2 cache, e.g. 127.0.0.1:6379; empty uses an embedded compressed cache (VITALS_REDIS)")
-	fs.StringVar(&c.AdminAddr, "admin-addr", envOr("VITALS_ADMIN_ADDR", demo.DefaultAdminAddr),
-		"admin listener for POST /admin/saturate and /admin/outage; empty for none (VITALS_ADMIN_ADDR)")
-	c.AdminToken = os.Getenv("VITALS_ADMIN_TOKEN") // environment only: a flag would show in ps
-	fs.DurationVar(&c.SaturateEvery, "saturate-every", envDuration("VITALS_SATURATE_EVERY", 0),
+	fs.Float64Var(&c.Rate, "rate", demo.DefaultRate,
+		"requests per second the built-in load generator sends; 0 sends none (VITALS_RATE)")
+	fs.StringVar(&c.Postgres, "postgres", "",
+		"PostgreSQL URL for the database workload, e.g. postgres://user@127.0.0.1:5432/db; empty uses SQLite in the data directory. Put no password here: argv is visible to every user (VITALS_POSTGRES, PGPASSWORD, ~/.pgpass)")
+	fs.StringVar(&c.Redis, "redis", "",
+		"Redis for the L2 cache: host:port or a redis:// or rediss:// URL such as redis://user@127.0.0.1:6379/0; empty uses an embedded compressed cache. The password comes from VITALS_REDIS_PASSWORD (VITALS_REDIS)")
+	fs.StringVar(&c.AdminAddr, "admin-addr", demo.DefaultAdminAddr,
+		"admin listener for POST /admin/saturate and /admin/outage and the JSON APIs; empty for none (VITALS_ADMIN_ADDR)")
+	fs.IntVar(&c.MaxConns, "max-conns", demo.DefaultMaxConns,
+		"most open connections on the service listener; past it idle ones are closed first, then new ones refused (VITALS_MAX_CONNS)")
+	fs.IntVar(&c.AdminMaxConns, "admin-max-conns", demo.DefaultAdminMaxConns,
+		"most open connections on the admin listener (VITALS_ADMIN_MAX_CONNS)")
+	fs.DurationVar(&c.SaturateEvery, "saturate-every", 0,
 		"start a database-pool saturation episode this often, e.g. 2m, to watch readiness turn not-ready and recover; 0 for never (VITALS_SATURATE_EVERY)")
-	fs.DurationVar(&c.SaturateFor, "saturate-for", envDuration("VITALS_SATURATE_FOR", demo.DefaultSaturateFor),
+	fs.DurationVar(&c.SaturateFor, "saturate-for", demo.DefaultSaturateFor,
 		"length of each scheduled saturation episode (VITALS_SATURATE_FOR)")
-	fs.DurationVar(&c.DrainDelay, "drain-delay", envDuration("VITALS_DRAIN_DELAY", demo.DefaultDrainDelay),
-		"on SIGTERM or Ctrl-C, how long readiness fails while the servers keep serving (VITALS_DRAIN_DELAY)")
-	fs.StringVar(&c.logFormat, "log-format", envOr("VITALS_LOG_FORMAT", "text"), "log format: text or json (VITALS_LOG_FORMAT)")
-	fs.StringVar(&c.logLevel, "log-level", envOr("VITALS_LOG_LEVEL", "info"), "log level: debug, info, warn or error (VITALS_LOG_LEVEL)")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", demo.DefaultDrainDelay,
+		"on SIGTERM or Ctrl-C, how long readiness fails while the servers keep serving; 0 stops at once (VITALS_DRAIN_DELAY)")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json (VITALS_LOG_FORMAT)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error (VITALS_LOG_LEVEL)")
 	return fs, c
+}
+
+// demoEnv lists the environment fallback of each flag. Secret ones are
+// never echoed, not even in an error about their value.
+var demoEnv = []envBinding{
+	{"addr", "VITALS_ADDR", false},
+	{"data", "VITALS_DATA", false},
+	{"allow-insecure-data-dir", "VITALS_ALLOW_INSECURE_DATA_DIR", false},
+	{"duration", "VITALS_DURATION", false},
+	{"rate", "VITALS_RATE", false},
+	{"postgres", "VITALS_POSTGRES", true},
+	{"redis", "VITALS_REDIS", true},
+	{"admin-addr", "VITALS_ADMIN_ADDR", false},
+	{"max-conns", "VITALS_MAX_CONNS", false},
+	{"admin-max-conns", "VITALS_ADMIN_MAX_CONNS", false},
+	{"saturate-every", "VITALS_SATURATE_EVERY", false},
+	{"saturate-for", "VITALS_SATURATE_FOR", false},
+	{"drain-delay", "VITALS_DRAIN_DELAY", false},
+	{"log-format", "VITALS_LOG_FORMAT", false},
+	{"log-level", "VITALS_LOG_LEVEL", false},
 }
 
 func printDemoFlags(w io.Writer) {
@@ -108,12 +150,23 @@ func runDemo(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vitals demo: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
+	given, err := applyEnv(fs, demoEnv, os.LookupEnv)
+	if err != nil {
+		fmt.Fprintln(stderr, "vitals demo:", err)
+		return 2
+	}
+	// Environment only: a flag would show in ps and /proc/PID/cmdline.
+	c.AdminToken = os.Getenv("VITALS_ADMIN_TOKEN")
+	c.MetricsToken = os.Getenv("VITALS_METRICS_TOKEN")
+	c.APIToken = os.Getenv("VITALS_API_TOKEN")
+	c.RedisPassword = os.Getenv("VITALS_REDIS_PASSWORD")
 	log, err := newLogger(stderr, c.logFormat, c.logLevel)
 	if err != nil {
 		fmt.Fprintln(stderr, "vitals demo:", err)
 		return 2
 	}
 	c.Logger = log
+	warnPasswordFlags(log, given, c.Postgres, c.Redis)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
@@ -141,32 +194,4 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("bad log format %q: want text or json", format)
-}
-
-func envOr(key, def string) string {
-	if v, ok := os.LookupEnv(key); ok && v != "" {
-		return v
-	}
-	return def
-}
-
-func envDuration(key string, def time.Duration) time.Duration {
-	if v := os.Getenv(key); v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
-		}
-		fmt.Fprintf(os.Stderr, "vitals: ignoring %s=%q: not a duration\n", key, v)
-	}
-	return def
-}
-
-func envFloat(key string, def float64) float64 {
-	if v := os.Getenv(key); v != "" {
-		var f float64
-		if _, err := fmt.Sscan(v, &f); err == nil {
-			return f
-		}
-		fmt.Fprintf(os.Stderr, "vitals: ignoring %s=%q: not a number\n", key, v)
-	}
-	return def
 }

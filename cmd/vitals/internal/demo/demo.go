@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -22,38 +21,63 @@ import (
 	"github.com/bizra/vitals/health"
 	"github.com/bizra/vitals/history"
 	"github.com/bizra/vitals/history/queryapi"
+	"github.com/bizra/vitals/internal/httpx"
 	"github.com/bizra/vitals/monitorsapi"
+	"github.com/bizra/vitals/vitalshttp"
 )
 
 // Config is the demo's configuration; cmd/vitals fills it from flags and
-// the environment. The zero value runs with the defaults below.
+// the environment. The zero value runs with the defaults below, without
+// generated HTTP load (Rate 0) and without a drain delay (cmd/vitals
+// starts from DefaultRate and DefaultDrainDelay).
 type Config struct {
 	Addr     string        // listen address of the service, /metrics, the APIs and probes
 	DataDir  string        // state kept across restarts (history, the SQLite database)
 	Duration time.Duration // run time; 0 until ctx is done
-	Rate     float64       // generated HTTP requests per second
+	Rate     float64       // generated HTTP requests per second; 0 (or less) for none
 	Logger   *slog.Logger
+
+	// AllowInsecureDataDir uses a DataDir that another user owns or
+	// others can write to, with a warning, instead of refusing it.
+	AllowInsecureDataDir bool
 
 	// Postgres is a PostgreSQL URL for the database workload; "" uses
 	// SQLite in DataDir. It never appears in logs.
 	Postgres string
-	// Redis is the address of a Redis server for the L2 cache; "" uses an
-	// embedded compressed byte cache.
+	// Redis is the Redis server for the L2 cache, host:port or a
+	// redis:// or rediss:// URL; "" uses an embedded compressed byte
+	// cache. It never appears in logs.
 	Redis string
+	// RedisPassword, when set, is the password for Redis' AUTH (it
+	// overrides one in the URL).
+	RedisPassword string
 
 	// AdminAddr is the admin listener (POST /admin/saturate,
-	// POST /admin/outage); "" for none.
+	// POST /admin/outage, and the JSON APIs); "" for none.
 	AdminAddr string
-	// AdminToken is the bearer token admin requests must carry; with none
-	// set, admin actions are refused.
+	// AdminToken is the bearer token every admin listener request must
+	// carry, at least MinTokenBytes long; with none set, the admin
+	// listener refuses every request.
 	AdminToken string
+	// MetricsToken, when set, is the bearer token /metrics requires (at
+	// least MinTokenBytes long). "": /metrics is open.
+	MetricsToken string
+	// APIToken, when set, is the bearer token the JSON APIs (/api/v1/...,
+	// /metrics/database and the other monitor reports) require on the
+	// public listener (at least MinTokenBytes long). "": they are open.
+	// The admin listener serves them too, behind AdminToken.
+	APIToken string
+	// MaxConns and AdminMaxConns bound the open connections of the
+	// public and the admin listener. 0: DefaultMaxConns and
+	// DefaultAdminMaxConns.
+	MaxConns, AdminMaxConns int
 	// SaturateEvery starts a database-pool saturation episode this often
 	// (readiness turns not-ready, then recovers); 0 for never.
 	SaturateEvery time.Duration
 	// SaturateFor is the length of each scheduled episode.
 	SaturateFor time.Duration
 	// DrainDelay is how long readiness fails before the servers stop, on
-	// SIGTERM or when Duration ends.
+	// SIGTERM or when Duration ends; 0 (or less) stops at once.
 	DrainDelay time.Duration
 
 	// Listener and AdminListener, when set, are used instead of listening
@@ -70,6 +94,10 @@ const (
 	DefaultRate        = 100
 	DefaultSaturateFor = 20 * time.Second
 	DefaultDrainDelay  = 3 * time.Second
+	// DefaultMaxConns leaves room under the usual 1024 file descriptor
+	// limit for the databases, history and the admin listener.
+	DefaultMaxConns      = 512
+	DefaultAdminMaxConns = 16
 )
 
 func (c *Config) applyDefaults() {
@@ -79,18 +107,34 @@ func (c *Config) applyDefaults() {
 	if c.DataDir == "" {
 		c.DataDir = DefaultDataDir
 	}
-	if c.Rate <= 0 {
-		c.Rate = DefaultRate
+	if c.MaxConns <= 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.AdminMaxConns <= 0 {
+		c.AdminMaxConns = DefaultAdminMaxConns
 	}
 	if c.SaturateFor <= 0 {
 		c.SaturateFor = DefaultSaturateFor
 	}
-	if c.DrainDelay == 0 {
-		c.DrainDelay = DefaultDrainDelay
-	}
+	c.DrainDelay = max(c.DrainDelay, 0)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+}
+
+// checkTokens refuses tokens too short to resist guessing.
+func (c *Config) checkTokens() error {
+	for _, t := range []struct{ name, env, val string }{
+		{"admin", "VITALS_ADMIN_TOKEN", c.AdminToken},
+		{"metrics", "VITALS_METRICS_TOKEN", c.MetricsToken},
+		{"API", "VITALS_API_TOKEN", c.APIToken},
+	} {
+		if t.val != "" && len(t.val) < MinTokenBytes {
+			return fmt.Errorf("the %s token (%s) is %d bytes; use at least %d, such as the output of: openssl rand -hex 16",
+				t.name, t.env, len(t.val), MinTokenBytes)
+		}
+	}
+	return nil
 }
 
 // Run runs the demo until ctx is done or cfg.Duration has passed, then
@@ -99,13 +143,16 @@ func (c *Config) applyDefaults() {
 func Run(ctx context.Context, cfg Config) error {
 	cfg.applyDefaults()
 	log := cfg.Logger
+	if err := cfg.checkTokens(); err != nil {
+		return err
+	}
 	if cfg.Duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
 		defer cancel()
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+	if err := prepareDataDir(cfg.DataDir, cfg.AllowInsecureDataDir, log); err != nil {
+		return err
 	}
 
 	m := vitals.New(&vitals.Options{Logger: log})
@@ -118,8 +165,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		// Another process holds the history file, or it is not one. An
 		// unwritable directory is not an error: the store runs in memory,
-		// logs once and retries.
-		return fmt.Errorf("history: %w", err)
+		// logs once and retries. history's errors name the file and what
+		// to do; they are passed on unchanged.
+		return err
 	}
 	// Deferred before m.Stop (below), so it runs after it: the last ticks
 	// are in, and Close writes the current minute.
@@ -130,11 +178,13 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 	m.AddConsumer(hist)
 	query := queryapi.Handler(agg, hist, &queryapi.Options{Logger: log})
+	// The JSON APIs live on their own mux: the public listener serves it
+	// behind the API token (when set), the admin listener behind the
+	// admin token.
+	api := http.NewServeMux()
 	for _, p := range []string{"/api/v1/window", "/api/v1/series", "/api/v1/query_range"} {
-		mux.Handle(p, query)
+		api.Handle(p, query)
 	}
-
-	newShop(m, mux)
 
 	// The monitored dependencies, each under a real workload.
 	db, err := demoload.NewDBLoad(m, &demoload.DBOptions{PostgresURL: cfg.Postgres, SQLitePath: filepath.Join(cfg.DataDir, "shop.sqlite")})
@@ -142,24 +192,30 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("database workload: %w", err)
 	}
 	defer db.Close()
-	cache, err := demoload.NewCacheLoad(m, &demoload.CacheOptions{RedisAddr: cfg.Redis})
+	cache, err := demoload.NewCacheLoad(m, &demoload.CacheOptions{Redis: cfg.Redis, RedisPassword: cfg.RedisPassword, Logger: log})
 	if err != nil {
 		return fmt.Errorf("cache workload: %w", err)
 	}
 	defer cache.Close()
-	flaky := demoload.NewBreakerLoad(m, nil)
+	payments := demoload.NewBreakerLoad(m, nil)
 	monitors := monitorsapi.New(m)
 	monitors.AddPool(db.Monitor())
 	monitors.AddCache(cache.Monitor())
-	monitors.AddBreaker(flaky.Monitor())
-	monitors.Register(mux)
-
-	hl, startup := newHealth(m, db, cache, flaky, log)
-	hl.Mount(mux)
-	mux.Handle("GET /metrics", exposition.Handler(m.Registry(), &exposition.HandlerOpts{Logger: log}))
-	mux.HandleFunc("GET /api/v1/operations", func(w http.ResponseWriter, r *http.Request) {
+	monitors.AddBreaker(payments.Monitor())
+	monitors.Register(api)
+	api.HandleFunc("GET /api/v1/operations", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, operationsJSON(m.Operations()))
 	})
+	api.HandleFunc("/api/", httpx.NotFound)
+	api.HandleFunc("/metrics/", httpx.NotFound)
+
+	newShop(m, mux, payments)
+	hl, startup := newHealth(m, db, cache, payments, log)
+	hl.Mount(mux)
+	mux.Handle("GET /metrics", exposition.Handler(m.Registry(), &exposition.HandlerOpts{Logger: log, BearerToken: cfg.MetricsToken}))
+	apiTok := httpx.NewToken(cfg.APIToken)
+	mux.Handle("/api/", requireToken(apiTok, api))
+	mux.Handle("/metrics/", requireToken(apiTok, api))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprint(w, index)
@@ -172,13 +228,15 @@ func Run(ctx context.Context, cfg Config) error {
 	}, &health.EpisodeOptions{Token: cfg.AdminToken, Logger: log})
 	defer saturate.Close()
 	outage := health.NewEpisodeTrigger(func(ctx context.Context, d time.Duration) {
-		flaky.Outage(d)
+		payments.Outage(d)
 		<-ctx.Done()
 	}, &health.EpisodeOptions{Token: cfg.AdminToken, Logger: log})
 	defer outage.Close()
 	adminMux := http.NewServeMux()
 	adminMux.Handle("/admin/saturate", saturate)
 	adminMux.Handle("/admin/outage", outage)
+	adminMux.Handle("/api/", api)
+	adminMux.Handle("/metrics/", api)
 
 	ln, err := listen(cfg.Listener, cfg.Addr)
 	if err != nil {
@@ -196,7 +254,9 @@ func Run(ctx context.Context, cfg Config) error {
 	// instead of holding Shutdown for seconds.
 	baseCtx, cancelBase := context.WithCancel(context.Background())
 	defer cancelBase()
-	srv := newServer(mux, log, baseCtx)
+	conns := newConnMetrics(m.Registry())
+	publicLimit := newConnLimiter(cfg.MaxConns, "public", conns)
+	srv := newServer(vitalshttp.HostGuard(mux, ln.Addr().String(), nil), log, baseCtx, publicLimit)
 	servers := []*http.Server{srv}
 	serveErr := make(chan error, 2)
 	var serving sync.WaitGroup
@@ -214,14 +274,17 @@ func Run(ctx context.Context, cfg Config) error {
 	defer m.Stop()
 	hl.Start()
 	defer hl.Stop()
-	serve(srv, ln)
+	serve(srv, publicLimit.listener(ln))
 	base := "http://" + ln.Addr().String()
 	attrs := []any{"url", base, "metrics", base + "/metrics", "readiness", base + "/readyz?verbose",
-		"performance", base + "/health/performance", "history", hist.Path(), "database", db.Driver(), "l2", l2Name(cfg.Redis)}
+		"performance", base + "/health/performance", "history", hist.Path(), "database", db.Driver(), "l2", l2Name(cfg.Redis),
+		"metrics_token", cfg.MetricsToken != "", "api_token", cfg.APIToken != ""}
 	if adminLn != nil {
-		admin := newServer(adminMux, log, baseCtx)
+		adminLimit := newConnLimiter(cfg.AdminMaxConns, "admin", conns)
+		guarded := newAdminAuth(cfg.AdminToken, adminMux, m.Registry(), log)
+		admin := newServer(vitalshttp.HostGuard(guarded, adminLn.Addr().String(), nil), log, baseCtx, adminLimit)
 		servers = append(servers, admin)
-		serve(admin, adminLn)
+		serve(admin, adminLimit.listener(adminLn))
 		attrs = append(attrs, "admin", "http://"+adminLn.Addr().String(), "admin_actions", cfg.AdminToken != "")
 	}
 	log.Info("vitals demo running", attrs...)
@@ -230,12 +293,11 @@ func Run(ctx context.Context, cfg Config) error {
 	loadCtx, stopLoad := context.WithCancel(context.Background())
 	defer stopLoad()
 	var loads sync.WaitGroup
-	for name, run := range map[string]func(context.Context) error{
-		"http":     (&loadGen{base: base, client: &http.Client{Timeout: 10 * time.Second}, workers: 16, rate: cfg.Rate}).run,
-		"database": db.Run,
-		"cache":    cache.Run,
-		"breaker":  flaky.Run,
-	} {
+	workloads := map[string]func(context.Context) error{"database": db.Run, "cache": cache.Run}
+	if cfg.Rate > 0 {
+		workloads["http"] = (&loadGen{base: base, client: &http.Client{Timeout: 10 * time.Second}, workers: 16, rate: cfg.Rate}).run
+	}
+	for name, run := range workloads {
 		loads.Add(1)
 		go func() {
 			defer loads.Done()

@@ -32,7 +32,7 @@ func TestDemoServesMetrics(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Config{Listener: ln, AdminListener: adminLn, AdminToken: "t0ken", DataDir: dataDir,
+		done <- Run(ctx, Config{Listener: ln, AdminListener: adminLn, AdminToken: testAdminToken, DataDir: dataDir,
 			Rate: 200, DrainDelay: 300 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	}()
 	base := "http://" + ln.Addr().String()
@@ -114,7 +114,7 @@ func TestDemoServesMetrics(t *testing.T) {
 	if resp, err := client.Do(req); err != nil || resp.StatusCode != 401 {
 		t.Fatalf("admin action without a token: %v %v", resp, err)
 	}
-	req.Header.Set("Authorization", "Bearer t0ken")
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	resp, err = client.Do(req)
 	if err != nil || resp.StatusCode != 202 {
 		t.Fatalf("saturate: %v %v", resp, err)

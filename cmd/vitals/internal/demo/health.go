@@ -15,7 +15,7 @@ import (
 // database pool is saturated (with hysteresis), and warns while the
 // payment breaker is open; the performance score combines the SLOs, the
 // runtime, the pool, the cache and the breaker.
-func newHealth(m *vitals.Monitor, db *demoload.DBLoad, cache *demoload.CacheLoad, flaky *demoload.BreakerLoad, log *slog.Logger) (*health.Engine, *health.Gate) {
+func newHealth(m *vitals.Monitor, db *demoload.DBLoad, cache *demoload.CacheLoad, payments *demoload.BreakerLoad, log *slog.Logger) (*health.Engine, *health.Gate) {
 	h := health.New(m, &health.Options{ServiceID: "vitals-demo", Description: "vitals demo shop", Logger: log})
 	startup := new(health.Gate)
 	pool := db.Monitor()
@@ -29,15 +29,15 @@ func newHealth(m *vitals.Monitor, db *demoload.DBLoad, cache *demoload.CacheLoad
 				}
 				return min(s, 1), int(pool.Waiters())
 			}, &health.PoolCheckOptions{Name: "shop pool", FailWaiters: 2})},
-		{Name: "breaker-payments", WarnOnly: true, Interval: time.Second,
-			Func: health.BreakerCheck("payments", func() bool { return flaky.Monitor().State() == breaker.Open })},
+		{Name: "breaker:payments", WarnOnly: true, Interval: time.Second,
+			Func: health.BreakerCheck("payments", func() bool { return payments.Monitor().State() == breaker.Open })},
 	}
 	for _, c := range checks {
 		if err := h.AddCheck(c); err != nil {
 			panic(err) // static configuration: a programming error
 		}
 	}
-	for name, s := range map[string]health.Scorer{"db": pool, "cache": cache.Monitor(), "breaker-payments": flaky.Monitor()} {
+	for name, s := range map[string]health.Scorer{"db": pool, "cache": cache.Monitor(), "breaker:payments": payments.Monitor()} {
 		if err := h.AddScorer(name, s); err != nil {
 			panic(err)
 		}

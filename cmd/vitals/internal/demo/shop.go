@@ -3,13 +3,17 @@ package demo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
+
 	"github.com/bizra/vitals"
+	"github.com/bizra/vitals/cmd/vitals/internal/demoload"
 	"github.com/bizra/vitals/vitalshttp"
 )
 
@@ -17,7 +21,8 @@ import (
 // time the way real ones do (log-normal bodies, a heavy tail on checkout,
 // a bimodal search that sometimes misses its cache) and sometimes fail.
 type shop struct {
-	payment *vitals.Operation // an internal dependency call, tracked by hand
+	payment  *vitals.Operation     // the payment call, tracked by hand
+	payments *demoload.BreakerLoad // the payment provider, behind the "payments" breaker
 }
 
 // sleep stands in for work. It ends early when the client goes away or the
@@ -31,8 +36,8 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-func newShop(m *vitals.Monitor, mux *http.ServeMux) *shop {
-	s := &shop{payment: m.Operation("payment.authorize")}
+func newShop(m *vitals.Monitor, mux *http.ServeMux, payments *demoload.BreakerLoad) *shop {
+	s := &shop{payment: m.Operation("payment.authorize"), payments: payments}
 	route := func(pattern string, h http.HandlerFunc) {
 		mux.Handle(pattern, vitalshttp.Route(m, pattern, h))
 	}
@@ -48,12 +53,6 @@ func newShop(m *vitals.Monitor, mux *http.ServeMux) *shop {
 // standard deviation sigma.
 func logNormal(median time.Duration, sigma float64) time.Duration {
 	return time.Duration(float64(median) * math.Exp(rand.NormFloat64()*sigma))
-}
-
-// pareto returns a heavy-tailed duration: scale * Pareto(alpha), capped.
-func pareto(scale time.Duration, alpha float64, limit time.Duration) time.Duration {
-	d := time.Duration(float64(scale) * math.Pow(1-rand.Float64(), -1/alpha))
-	return min(d, limit)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -92,25 +91,23 @@ func (s *shop) cart(w http.ResponseWriter, r *http.Request) {
 func (s *shop) checkout(w http.ResponseWriter, r *http.Request) {
 	sleep(r.Context(), logNormal(5*time.Millisecond, 0.3))
 	if err := s.authorize(r.Context()); err != nil {
-		http.Error(w, "payment declined", http.StatusBadGateway)
+		if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+			// The breaker fails fast while the provider is down.
+			http.Error(w, "payment provider unavailable, try again shortly", http.StatusServiceUnavailable)
+			return
+		}
+		http.Error(w, "payment failed", http.StatusBadGateway)
 		return
 	}
 	writeJSON(w, map[string]string{"status": "paid"})
 }
 
-type paymentError struct{}
-
-func (paymentError) Error() string { return "payment provider error" }
-
-// authorize calls the (simulated) payment provider: a heavy-tailed latency
-// and a few percent of failures.
+// authorize calls the (simulated) payment provider through the
+// "payments" circuit breaker; the payment.authorize operation times every
+// call, including those the open breaker refuses at once.
 func (s *shop) authorize(ctx context.Context) (err error) {
 	defer s.payment.Start().End(&err)
-	sleep(ctx, pareto(30*time.Millisecond, 1.6, 4*time.Second))
-	if rand.Float64() < 0.03 {
-		return paymentError{}
-	}
-	return nil
+	return s.payments.Call(ctx)
 }
 
 func (s *shop) search(w http.ResponseWriter, r *http.Request) {

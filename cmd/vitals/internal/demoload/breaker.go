@@ -16,15 +16,16 @@ import (
 
 // BreakerOptions configures NewBreakerLoad. nil means every default.
 type BreakerOptions struct {
-	// Name is the breaker's name. Default "downstream".
+	// Name is the breaker's name. Default "payments".
 	Name string
-	// Period and Outage shape the downstream's recurring outages: the
+	// Period and Outage shape the provider's recurring outages: the
 	// last Outage of every Period fails. Defaults 40 s and 10 s.
 	Period, Outage time.Duration
 	// OpenTimeout is how long the breaker stays open before letting a
 	// trial call through. Default 3 s.
 	OpenTimeout time.Duration
-	// Workers call the downstream. Default 2.
+	// Workers call the provider when Run runs (callers of Call are the
+	// other source of calls). Default 2.
 	Workers int
 	// Interval is each worker's pause between calls. Default 40 ms.
 	Interval time.Duration
@@ -43,7 +44,7 @@ func (o *BreakerOptions) withDefaults() BreakerOptions {
 		d = *o
 	}
 	if d.Name == "" {
-		d.Name = "downstream"
+		d.Name = "payments"
 	}
 	if d.Period <= 0 {
 		d.Period = 40 * time.Second
@@ -66,12 +67,15 @@ func (o *BreakerOptions) withDefaults() BreakerOptions {
 	return d
 }
 
-var errDownstream = errors.New("downstream unavailable")
+// ErrPaymentFailed is the simulated payment provider's failure.
+var ErrPaymentFailed = errors.New("payment provider error")
 
-// BreakerLoad is a flaky downstream with recurring outages behind a
-// gobreaker circuit breaker: the breaker trips during an outage,
-// half-opens after its timeout, and closes once the downstream is back,
-// on its own, while the demo runs.
+// BreakerLoad is a simulated payment provider with recurring outages
+// behind a gobreaker circuit breaker: the breaker trips during an outage
+// (calls then fail at once with gobreaker.ErrOpenState), half-opens after
+// its timeout, and closes once the provider is back, on its own, while
+// the demo runs. The demo's checkout calls it through Call; Run adds
+// calls of its own for tests and for use without HTTP load.
 type BreakerLoad struct {
 	opts  BreakerOptions
 	cb    *gobreakermon.Breaker[[]byte]
@@ -115,7 +119,16 @@ func NewBreakerLoad(m *vitals.Monitor, opts *BreakerOptions) *BreakerLoad {
 // Monitor returns the breaker's monitor: State, Stats, Score.
 func (l *BreakerLoad) Monitor() *breaker.Breaker { return l.cb.Monitor() }
 
-// Outage makes the downstream fail for d from now, on top of its
+// Call makes one payment call through the breaker. It returns
+// gobreaker.ErrOpenState (or ErrTooManyRequests while half-open) without
+// calling the provider when the breaker refuses, ErrPaymentFailed when
+// the provider fails, and ctx's error when ctx ends first.
+func (l *BreakerLoad) Call(ctx context.Context) error {
+	_, err := l.cb.Execute(func() ([]byte, error) { return l.call(ctx) })
+	return err
+}
+
+// Outage makes the provider fail for d from now, on top of its
 // recurring outages.
 func (l *BreakerLoad) Outage(d time.Duration) {
 	l.mu.Lock()
@@ -133,7 +146,7 @@ func (l *BreakerLoad) down(now time.Time) bool {
 	return forced || phase >= l.opts.Period-l.opts.Outage
 }
 
-// Run calls the downstream through the breaker until ctx is done. It
+// Run calls the provider through the breaker until ctx is done. It
 // returns nil when ctx ends it.
 func (l *BreakerLoad) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
@@ -158,7 +171,7 @@ func (l *BreakerLoad) Run(ctx context.Context) error {
 	return nil
 }
 
-// call is the downstream: a few milliseconds when healthy; during an
+// call is the provider: a few milliseconds when healthy; during an
 // outage most calls fail, slowly, as calls to a struggling service do.
 func (l *BreakerLoad) call(ctx context.Context) ([]byte, error) {
 	down := l.down(time.Now())
@@ -177,7 +190,7 @@ func (l *BreakerLoad) call(ctx context.Context) ([]byte, error) {
 	case <-t.C:
 	}
 	if fail {
-		return nil, errDownstream
+		return nil, ErrPaymentFailed
 	}
 	return []byte("ok"), nil
 }

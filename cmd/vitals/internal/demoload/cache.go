@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	mrand "math/rand"
 	"math/rand/v2"
 	"strconv"
@@ -19,13 +20,29 @@ import (
 	"github.com/bizra/vitals/cache"
 	"github.com/bizra/vitals/cache/ottermon"
 	"github.com/bizra/vitals/cache/redismon"
+	"github.com/bizra/vitals/metric"
 )
 
 // CacheOptions configures NewCacheLoad. nil means every default.
 type CacheOptions struct {
-	// RedisAddr selects Redis (host:port) as L2. Default "": an embedded
-	// compressed byte cache.
-	RedisAddr string
+	// Redis selects Redis as L2: host:port, or a redis:// or rediss://
+	// URL (user, password, database, TLS; see redis.ParseURL). Default
+	// "": an embedded compressed byte cache. It never appears in errors
+	// or logs.
+	Redis string
+	// RedisPassword, when set, is the password for AUTH; it overrides one
+	// in the URL. Default "".
+	RedisPassword string
+	// Logger receives go-redis' own log lines (redis.SetLogger is global:
+	// the last CacheLoad built with Redis wins), with passwords and URL
+	// credentials redacted, and the first value refused by the L2 size
+	// check. Default slog.Default().
+	Logger *slog.Logger
+	// MaxValueBytes bounds the decoded size of a value read from L2: a
+	// value whose header claims more is a miss, counted in
+	// vitals_demo_cache_l2_rejected_total, and never allocated. Default
+	// 1 MiB (product documents are a few KiB).
+	MaxValueBytes int
 	// KeyPrefix prefixes the Redis keys. Default "vitals_demo:".
 	KeyPrefix string
 	// Name is the cache monitor's name. Default "products".
@@ -82,6 +99,12 @@ func (o *CacheOptions) withDefaults() CacheOptions {
 	if d.OriginLatency <= 0 {
 		d.OriginLatency = 3 * time.Millisecond
 	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.MaxValueBytes <= 0 {
+		d.MaxValueBytes = 1 << 20
+	}
 	return d
 }
 
@@ -96,6 +119,9 @@ type CacheLoad struct {
 	rdb   *redis.Client // nil: embedded L2
 	l2    *byteStore
 	close sync.Once
+
+	tooLarge, corrupt *metric.Counter
+	warnOnce          sync.Once
 }
 
 // NewCacheLoad builds the tiers and registers the monitor in m. Nothing
@@ -103,6 +129,10 @@ type CacheLoad struct {
 func NewCacheLoad(m *vitals.Monitor, opts *CacheOptions) (*CacheLoad, error) {
 	o := opts.withDefaults()
 	l := &CacheLoad{opts: o, mon: cache.New(m, o.Name, &cache.Options{Tiers: 2})}
+	rejected := m.Registry().CounterVec(metric.Opts{Name: "vitals_demo_cache_l2_rejected_total",
+		Help:   "Values read from L2 and treated as a miss: too_large (the header claims more than the size limit) or corrupt (does not decode).",
+		Labels: []string{"reason"}})
+	l.tooLarge, l.corrupt = rejected.With("too_large"), rejected.With("corrupt")
 	oo := &otter.Options[string, []byte]{MaximumSize: o.L1Size, ExpiryCalculator: otter.ExpiryWriting[string, []byte](o.L1TTL)}
 	ottermon.Instrument(l.mon, oo, &ottermon.Options{SkipLookups: true})
 	l1, err := otter.New(oo)
@@ -111,9 +141,15 @@ func NewCacheLoad(m *vitals.Monitor, opts *CacheOptions) (*CacheLoad, error) {
 	}
 	l.l1 = l1
 	ottermon.Bind(l.mon, l1, nil)
-	if o.RedisAddr != "" {
-		l.rdb = redis.NewClient(&redis.Options{Addr: o.RedisAddr, DialTimeout: time.Second, ReadTimeout: 500 * time.Millisecond,
-			WriteTimeout: 500 * time.Millisecond, PoolSize: 2 * o.Workers, DisableIdentity: true})
+	if o.Redis != "" {
+		ro, err := redisOptions(o.Redis, o.RedisPassword)
+		if err != nil {
+			return nil, err
+		}
+		ro.DialTimeout, ro.ReadTimeout, ro.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
+		ro.PoolSize, ro.DisableIdentity = 2*o.Workers, true
+		redis.SetLogger(newRedisLogger(o.Logger, ro.Password))
+		l.rdb = redis.NewClient(ro)
 		redismon.Instrument(m, l.mon, l.rdb, nil)
 	} else {
 		l.l2 = newByteStore(o.L2Size, o.L2TTL, l.mon)
@@ -173,7 +209,7 @@ func (l *CacheLoad) Get(ctx context.Context, key string) ([]byte, error) {
 		return v, nil
 	}
 	if z, ok := l.getL2(ctx, key); ok {
-		if v, err := s2.Decode(nil, z); err == nil {
+		if v, ok := l.decode(key, z); ok {
 			lk.End(cache.L2)
 			l.l1.Set(key, v)
 			l.mon.Set(cache.L1, len(v), len(v))
@@ -192,6 +228,31 @@ func (l *CacheLoad) Get(ctx context.Context, key string) ([]byte, error) {
 		l.mon.Set(cache.L2, len(v), len(z))
 	}
 	return v, nil
+}
+
+// decode decompresses a value read from L2. L2 is outside this process
+// (another client can write to Redis), so the length the value's header
+// claims is checked before anything is allocated: s2.Decode would
+// allocate whatever it says, up to 4 GiB for a 5-byte value.
+func (l *CacheLoad) decode(key string, z []byte) ([]byte, bool) {
+	n, err := s2.DecodedLen(z)
+	if err == nil && n > l.opts.MaxValueBytes {
+		l.tooLarge.Inc()
+		l.warnOnce.Do(func() {
+			l.opts.Logger.Warn("demo cache: an L2 value claims more than the size limit; treated as a miss (further ones are only counted in vitals_demo_cache_l2_rejected_total)",
+				"key", key, "claimed_bytes", n, "limit_bytes", l.opts.MaxValueBytes)
+		})
+		return nil, false
+	}
+	var v []byte
+	if err == nil {
+		v, err = s2.Decode(make([]byte, n), z)
+	}
+	if err != nil {
+		l.corrupt.Inc()
+		return nil, false
+	}
+	return v, true
 }
 
 func (l *CacheLoad) getL2(ctx context.Context, key string) ([]byte, bool) {

@@ -152,7 +152,11 @@ func NewDBLoad(m *vitals.Monitor, opts *DBOptions) (*DBLoad, error) {
 			l.tmpDir = dir
 			path = filepath.Join(dir, "shop.db")
 		}
-		raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+		dsn, err := sqliteDSN(path)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("demoload: SQLite: %w", err)
 		}

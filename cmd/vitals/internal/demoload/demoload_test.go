@@ -195,7 +195,7 @@ func TestCacheLoadRedis(t *testing.T) {
 		}
 	}()
 	m := vitals.New(nil)
-	l, err := NewCacheLoad(m, &CacheOptions{RedisAddr: addr, KeyPrefix: prefix, Keys: 400, L1Size: 40, Interval: time.Millisecond,
+	l, err := NewCacheLoad(m, &CacheOptions{Redis: addr, KeyPrefix: prefix, Keys: 400, L1Size: 40, Interval: time.Millisecond,
 		OriginLatency: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
