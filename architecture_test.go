@@ -10,47 +10,67 @@ import (
 	"testing"
 )
 
-// allowedImports is the package map of docs/ARCHITECTURE.md: which vitals
-// packages each package may import. Keep the two in step.
-var allowedImports = map[string][]string{
-	"internal/httpx":               {},
-	"metric":                       {},
-	"score":                        {},
-	"window":                       {"metric"},
-	".":                            {"metric", "window"},
-	"window/delta":                 {".", "metric"},
-	"aggregate":                    {".", "metric", "window", "window/delta"},
-	"history":                      {".", "metric", "window/delta"},
-	"history/queryapi":             {".", "metric", "window", "aggregate", "history"},
-	"cache":                        {".", "metric", "window", "score"},
-	"dbpool":                       {".", "metric", "window", "score"},
-	"breaker":                      {".", "metric", "window", "score"},
-	"cache/ottermon":               {"cache", ".", "metric"},
-	"cache/redismon":               {"cache", ".", "metric"},
-	"dbpool/sqlmon":                {"dbpool", ".", "metric"},
-	"dbpool/pgxpoolmon":            {"dbpool", ".", "metric"},
-	"breaker/gobreakermon":         {"breaker", ".", "metric"},
-	"monitorsapi":                  {".", "cache", "dbpool", "breaker", "score"},
-	"health":                       {".", "metric", "score"},
-	"exposition":                   {"metric"},
-	"vitalshttp":                   {".", "metric", "internal/httpx"},
-	"cmd/vitals":                   {"cmd/vitals/internal/demo"},
-	"cmd/vitals/internal/demo":     nil, // anything
-	"cmd/vitals/internal/demoload": nil,
+// layer is one package's entry in the package map of docs/ARCHITECTURE.md:
+// the vitals packages and the third-party modules it may import. Keep the
+// two in step.
+type layer struct {
+	vitals   []string // vitals packages, by path below the module ("." is the root)
+	external []string // third-party module path prefixes
+	any      bool     // anything (the demo)
+}
+
+var packageMap = map[string]layer{
+	// The core: the standard library only.
+	"metric": {},
+	"score":  {},
+	"window": {vitals: []string{"metric"}},
+	".":      {vitals: []string{"metric", "window"}},
+
+	// Consumers of snapshots and monitors: the standard library only.
+	"aggregate":      {vitals: []string{".", "metric", "window"}},
+	"cache":          {vitals: []string{".", "metric", "window", "score"}},
+	"dbpool":         {vitals: []string{".", "metric", "window", "score"}},
+	"breaker":        {vitals: []string{".", "metric", "window", "score"}},
+	"health":         {vitals: []string{".", "metric", "score", "internal/httpx"}},
+	"internal/httpx": {},
+
+	// HTTP edges.
+	"monitorsapi": {vitals: []string{".", "cache", "dbpool", "breaker", "score", "internal/httpx"}},
+	"vitalshttp":  {vitals: []string{".", "metric", "internal/httpx"}},
+	"exposition": {vitals: []string{"metric", "internal/httpx"}, external: []string{
+		"github.com/klauspost/compress", "github.com/prometheus/client_golang",
+		"github.com/prometheus/client_model", "github.com/prometheus/common", "google.golang.org/protobuf"}},
+
+	// Nested modules: each pulls one third-party library.
+	"history":              {vitals: []string{".", "metric"}, external: []string{"go.etcd.io/bbolt"}},
+	"history/queryapi":     {vitals: []string{".", "metric", "window", "aggregate", "history", "internal/httpx"}},
+	"cache/ottermon":       {vitals: []string{"cache", ".", "metric"}, external: []string{"github.com/maypok86/otter/v2"}},
+	"cache/redismon":       {vitals: []string{"cache", ".", "metric"}, external: []string{"github.com/redis/go-redis/v9"}},
+	"dbpool/sqlmon":        {vitals: []string{"dbpool", ".", "metric"}},
+	"dbpool/pgxpoolmon":    {vitals: []string{"dbpool", ".", "metric"}, external: []string{"github.com/jackc/pgx/v5"}},
+	"breaker/gobreakermon": {vitals: []string{"breaker", ".", "metric"}, external: []string{"github.com/sony/gobreaker/v2"}},
+
+	// The command and its demo.
+	"cmd/vitals":                   {vitals: []string{"cmd/vitals/internal/demo"}},
+	"cmd/vitals/internal/demo":     {any: true},
+	"cmd/vitals/internal/demoload": {any: true},
 }
 
 const module = "github.com/bizra/vitals"
 
-// TestArchitecture checks every package's non-test imports against the
-// package map, so the data flow stays one-way and the map stays true.
+// TestArchitecture checks every package's non-test imports, in every
+// module of the repository, against the package map, so the data flow
+// stays one-way, the core depends on nothing outside the standard library,
+// and the map stays true.
 func TestArchitecture(t *testing.T) {
-	imports := map[string]map[string]bool{}
+	vitalsImports := map[string]map[string]bool{}
+	externalImports := map[string]map[string]bool{}
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() {
-			if name := d.Name(); path != "." && (name == "testdata" || name == "bench" || strings.HasPrefix(name, ".")) {
+			if name := d.Name(); path != "." && (name == "testdata" || name == "bench" || name == "node_modules" || strings.HasPrefix(name, ".")) {
 				return filepath.SkipDir
 			}
 			return nil
@@ -63,16 +83,18 @@ func TestArchitecture(t *testing.T) {
 			return err
 		}
 		pkg := filepath.ToSlash(filepath.Dir(path))
-		if imports[pkg] == nil {
-			imports[pkg] = map[string]bool{}
+		if vitalsImports[pkg] == nil {
+			vitalsImports[pkg], externalImports[pkg] = map[string]bool{}, map[string]bool{}
 		}
 		for _, imp := range f.Imports {
 			p := strings.Trim(imp.Path.Value, `"`)
 			switch {
 			case p == module:
-				imports[pkg]["."] = true
+				vitalsImports[pkg]["."] = true
 			case strings.HasPrefix(p, module+"/"):
-				imports[pkg][strings.TrimPrefix(p, module+"/")] = true
+				vitalsImports[pkg][strings.TrimPrefix(p, module+"/")] = true
+			case strings.Contains(strings.SplitN(p, "/", 2)[0], "."): // a module path: not the standard library
+				externalImports[pkg][p] = true
 			}
 		}
 		return nil
@@ -80,18 +102,23 @@ func TestArchitecture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for pkg, got := range imports {
-		allowed, known := allowedImports[pkg]
+	for pkg, got := range vitalsImports {
+		l, known := packageMap[pkg]
 		if !known {
-			t.Errorf("package %s is not in the package map (docs/ARCHITECTURE.md, allowedImports)", pkg)
+			t.Errorf("package %s is not in the package map (docs/ARCHITECTURE.md, packageMap)", pkg)
 			continue
 		}
-		if allowed == nil {
+		if l.any {
 			continue
 		}
 		for imp := range got {
-			if !slices.Contains(allowed, imp) {
+			if !slices.Contains(l.vitals, imp) {
 				t.Errorf("%s imports %s, which the package map does not allow", pkg, imp)
+			}
+		}
+		for imp := range externalImports[pkg] {
+			if !slices.ContainsFunc(l.external, func(prefix string) bool { return imp == prefix || strings.HasPrefix(imp, prefix+"/") }) {
+				t.Errorf("%s imports %s: only the packages the map names may depend on a third-party module", pkg, imp)
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,14 @@ type Consumer interface {
 	Consume(s *Snapshot)
 }
 
+// consumerEntry is one added consumer. Its identity is the entry, not the
+// consumer value: a ConsumerFunc or a consumer holding a slice is not
+// comparable, and the same value may be added twice.
+type consumerEntry struct {
+	c      Consumer
+	logged bool // its first panic was logged; later ones are only counted (collector goroutine)
+}
+
 // ConsumerFunc adapts a function to Consumer.
 type ConsumerFunc func(s *Snapshot)
 
@@ -62,13 +71,14 @@ type Monitor struct {
 	seq       uint64
 	prevTime  time.Time
 	scratch   metric.HistogramValue
-	lastSize  [2]int       // bucket and classic arena sizes of the last tick
-	logged    map[any]bool // panics already logged: each is logged once, counted always
+	lastSize  [2]int                  // bucket and classic arena sizes of the last tick
+	changes   changeTracker           // per-tick changes, computed once for every consumer
+	loggedFn  map[*metric.Series]bool // callbacks whose panic was logged: each is logged once, counted always
 
 	latest atomic.Pointer[Snapshot]
 
 	consMu    sync.Mutex
-	consumers []Consumer
+	consumers []*consumerEntry
 
 	subMu sync.Mutex
 	subs  map[*Subscription]struct{}
@@ -119,7 +129,7 @@ func New(opts *Options) *Monitor {
 		clock:    o.Clock,
 		log:      o.Logger,
 		subs:     make(map[*Subscription]struct{}),
-		logged:   make(map[any]bool),
+		loggedFn: make(map[*metric.Series]bool),
 		ticks: r.Counter(metric.Opts{Name: "vitals_collector_ticks_total",
 			Help: "Collector ticks completed: each produced one snapshot."}),
 		tickDuration: r.Histogram(metric.Opts{Name: "vitals_collector_tick_duration_seconds", Unit: "seconds",
@@ -147,11 +157,23 @@ func (m *Monitor) Interval() time.Duration { return m.interval }
 func (m *Monitor) Clock() Clock { return m.clock }
 
 // AddConsumer adds c to the consumers that every later snapshot is handed
-// to. Add consumers before Start to see every snapshot.
-func (m *Monitor) AddConsumer(c Consumer) {
+// to, after those added before it, and returns the function that removes
+// it again (idempotent; safe to call from Consume). Add consumers before
+// Start to see every snapshot. Components (aggregate, history, the
+// monitors) call it from their constructor and remove themselves in Close.
+func (m *Monitor) AddConsumer(c Consumer) (remove func()) {
+	e := &consumerEntry{c: c}
 	m.consMu.Lock()
-	defer m.consMu.Unlock()
-	m.consumers = append(m.consumers, c)
+	m.consumers = append(m.consumers, e)
+	m.consMu.Unlock()
+	return func() {
+		m.consMu.Lock()
+		defer m.consMu.Unlock()
+		if i := slices.Index(m.consumers, e); i >= 0 {
+			// A new slice: a tick in progress keeps iterating its copy.
+			m.consumers = slices.Delete(slices.Clone(m.consumers), i, i+1)
+		}
+	}
 }
 
 // Start starts the collector loop. It returns at once; calling it again,
@@ -232,10 +254,10 @@ func (m *Monitor) Collect() *Snapshot {
 
 	m.ops.consume(s)
 	m.consMu.Lock()
-	cons := append([]Consumer(nil), m.consumers...)
+	cons := m.consumers // never modified in place: AddConsumer appends past len, remove copies
 	m.consMu.Unlock()
-	for _, c := range cons {
-		m.safeConsume(c, s)
+	for _, e := range cons {
+		m.safeConsume(e, s)
 	}
 	m.publish(s)
 
@@ -245,18 +267,21 @@ func (m *Monitor) Collect() *Snapshot {
 	return s
 }
 
-func (m *Monitor) safeConsume(c Consumer, s *Snapshot) {
+// safeConsume hands s to one consumer, recovering a panic: it is counted
+// every time and logged the first time for that consumer, and the other
+// consumers are fed as usual.
+func (m *Monitor) safeConsume(e *consumerEntry, s *Snapshot) {
 	defer func() {
 		if r := recover(); r != nil {
 			m.panics.Inc()
-			if !m.logged[c] {
-				m.logged[c] = true
+			if !e.logged {
+				e.logged = true
 				m.log.Error("vitals: snapshot consumer panicked; later panics of this consumer are only counted",
-					"consumer", fmt.Sprintf("%T", c), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+					"consumer", fmt.Sprintf("%T", e.c), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			}
 		}
 	}()
-	c.Consume(s)
+	e.c.Consume(s)
 }
 
 // read builds a snapshot. Its allocations are a handful per tick whatever
@@ -285,7 +310,7 @@ func (m *Monitor) read(now time.Time) *Snapshot {
 	classic := make([]uint64, 0, m.lastSize[1])
 	for _, f := range fams {
 		for _, ser := range f.Series() {
-			p := Point{Family: f, Series: ser, Value: math.NaN()}
+			p := Point{fam: f, ser: ser, Value: math.NaN()}
 			switch {
 			case ser.Histogram != nil:
 				ser.Histogram.Read(&m.scratch)
@@ -314,6 +339,7 @@ func (m *Monitor) read(now time.Time) *Snapshot {
 		}
 	}
 	m.lastSize = [2]int{len(buckets), len(classic)}
+	m.changes.apply(s, nHist)
 	return s
 }
 
@@ -321,8 +347,8 @@ func (m *Monitor) callFunc(f *metric.Family, s *metric.Series) (v float64) {
 	defer func() {
 		if r := recover(); r != nil {
 			m.panics.Inc()
-			if !m.logged[s] {
-				m.logged[s] = true
+			if !m.loggedFn[s] {
+				m.loggedFn[s] = true
 				m.log.Error("vitals: metric callback panicked; it reads NaN, later panics are only counted",
 					"metric", f.Name, "labels", s.Text, "panic", fmt.Sprint(r))
 			}

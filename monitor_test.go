@@ -242,7 +242,7 @@ func TestConcurrentUse(t *testing.T) {
 	s := m.Collect()
 	var total uint64
 	for _, p := range s.Points {
-		if p.Family.Name == "vitals_operation_duration_seconds" {
+		if p.Name() == "vitals_operation_duration_seconds" {
 			total += p.Hist.Count
 		}
 	}

@@ -119,11 +119,8 @@ type operations struct {
 }
 
 type opWindow struct {
-	prev     metric.HistogramValue
-	prevErrs float64
-	seen     bool
-	lat      *window.Ring
-	errs     *window.Ring
+	lat  *window.Ring
+	errs *window.Ring
 }
 
 func newOperations(m *Monitor, maxOps int) *operations {
@@ -173,39 +170,33 @@ func (m *Monitor) Operation(name string) *Operation {
 	return op
 }
 
-// consume feeds the operations' one-minute windows from a snapshot.
+// consume feeds the operations' one-minute windows with the tick's changes.
+// Durations and errors come from the same per-tick changes, so an
+// operation's first interval (calls made before its first tick) counts in
+// both or in neither.
 func (o *operations) consume(s *Snapshot) {
-	durF, errF := o.dur.Family(), o.errs.Family()
+	durs, errs := s.Family(o.dur.Family()), s.Family(o.errs.Family())
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for i := range s.Points {
-		p := &s.Points[i]
-		if p.Family != durF && p.Family != errF {
-			continue
-		}
-		name := p.Series.Values[0]
-		w := o.wins[name]
-		if w == nil {
-			w = &opWindow{lat: window.New(OperationWindow, 60), errs: window.New(OperationWindow, 60)}
-			o.wins[name] = w
-		}
-		if p.Family == durF {
-			if w.seen {
-				var d metric.HistogramValue
-				d.Sub(p.Hist, &w.prev)
-				w.lat.AddHistogram(s.Time, s.Elapsed, &d)
-			}
-			w.prev.Buckets = append(w.prev.Buckets[:0], p.Hist.Buckets...)
-			b := w.prev.Buckets
-			w.prev = *p.Hist
-			w.prev.Buckets = b
-			w.prev.ClassicCounts = nil
-			w.seen = true
-		} else {
-			w.errs.AddCounter(s.Time, s.Elapsed, math.Max(0, p.Value-w.prevErrs))
-			w.prevErrs = p.Value
+	for i := range durs {
+		p := &durs[i]
+		o.windowLocked(p.ser.Values[0]).lat.AddHistogram(s.Time, s.Elapsed, p.Delta)
+	}
+	for i := range errs {
+		p := &errs[i]
+		if inc := p.Increase; !math.IsNaN(inc) {
+			o.windowLocked(p.ser.Values[0]).errs.AddCounter(s.Time, s.Elapsed, inc)
 		}
 	}
+}
+
+func (o *operations) windowLocked(name string) *opWindow {
+	w := o.wins[name]
+	if w == nil {
+		w = &opWindow{lat: window.New(OperationWindow, 60), errs: window.New(OperationWindow, 60)}
+		o.wins[name] = w
+	}
+	return w
 }
 
 // Operations returns statistics for every operation over the last minute,

@@ -11,7 +11,6 @@ import (
 	"github.com/bizra/vitals"
 	"github.com/bizra/vitals/metric"
 	"github.com/bizra/vitals/window"
-	"github.com/bizra/vitals/window/delta"
 )
 
 // DefaultWindows are the windows an Aggregator keeps when its options name
@@ -32,15 +31,13 @@ type Options struct {
 	// MaxSeries caps the series tracked; later ones are left out and
 	// counted in vitals_window_series_dropped_total. 0: 10,000.
 	MaxSeries int
-	// Registry receives the Aggregator's self-metrics. nil: none.
-	Registry *metric.Registry
 }
 
 // Aggregator keeps rolling windows (by default 1m, 5m, 15m and 1h) for
-// every series of a Monitor, one window.Stack per series. It is a
-// vitals.Consumer: add it with Monitor.AddConsumer and it updates on the
-// collector goroutine each tick, in time proportional to the changes of
-// the tick, never to the windows' lengths.
+// every series of a Monitor, one window.Stack per series. New attaches it
+// to the Monitor: it updates on the collector goroutine each tick, in time
+// proportional to the changes of the tick, never to the windows' lengths,
+// until Close.
 //
 // Windows are as of the last snapshot consumed: if the Monitor stops
 // ticking, they stop moving.
@@ -54,18 +51,19 @@ type Aggregator struct {
 
 	mu      sync.Mutex
 	created int // series created, for their phases
-	tr      delta.Tracker[*aggSeries]
+	tr      vitals.PerSeries[*aggSeries]
 	byKey   map[string]*aggSeries
 	now     time.Time
+	elapsed time.Duration // of the snapshot being consumed
 
 	series  *metric.Gauge
 	dropped *metric.Counter
 	memory  *metric.Gauge
+	detach  func()
 }
 
 type aggSeries struct {
-	key  string
-	fam  *metric.Family
+	info SeriesInfo
 	wins *window.Stack
 	last float64 // a counter's value
 	refs int     // live series with this key (a deleted one and its successor overlap for one tick)
@@ -83,9 +81,11 @@ type SeriesInfo struct {
 	Help string
 }
 
-// New returns an Aggregator. It panics on windows that are not
-// positive or longer than 7 days (a programming error).
-func New(opts *Options) *Aggregator {
+// New returns an Aggregator attached to m: its self-metrics are in
+// m.Registry() and it consumes every later snapshot until Close. It panics
+// on windows that are not positive or longer than 7 days (a programming
+// error).
+func New(m *vitals.Monitor, opts *Options) *Aggregator {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -113,18 +113,20 @@ func New(opts *Options) *Aggregator {
 		maxSeries: o.MaxSeries,
 		byKey:     make(map[string]*aggSeries),
 	}
-	if r := o.Registry; r != nil {
-		a.series = r.Gauge(metric.Opts{Name: "vitals_window_series",
-			Help: "Series whose rolling windows the aggregator keeps."})
-		a.dropped = r.Counter(metric.Opts{Name: "vitals_window_series_dropped_total",
-			Help: "Series left out of the rolling windows because the aggregator was at MaxSeries."})
-		a.memory = r.Gauge(metric.Opts{Name: "vitals_window_memory_bytes", Unit: "bytes",
-			Help: "Estimated heap held by the rolling windows, updated each minute."})
-	} else {
-		a.series, a.dropped, a.memory = new(metric.Gauge), new(metric.Counter), new(metric.Gauge)
-	}
+	r := m.Registry()
+	a.series = r.Gauge(metric.Opts{Name: "vitals_window_series",
+		Help: "Series whose rolling windows the aggregator keeps."})
+	a.dropped = r.Counter(metric.Opts{Name: "vitals_window_series_dropped_total",
+		Help: "Series left out of the rolling windows because the aggregator was at MaxSeries."})
+	a.memory = r.Gauge(metric.Opts{Name: "vitals_window_memory_bytes", Unit: "bytes",
+		Help: "Estimated heap held by the rolling windows, updated each minute."})
+	a.detach = m.AddConsumer(a)
 	return a
 }
+
+// Close detaches the Aggregator from its Monitor: the windows stop moving
+// and keep answering as of the last snapshot consumed. It is idempotent.
+func (a *Aggregator) Close() { a.detach() }
 
 // Windows returns the window lengths kept, ascending.
 func (a *Aggregator) Windows() []time.Duration { return slices.Clone(a.windows) }
@@ -135,7 +137,7 @@ func (a *Aggregator) Consume(s *vitals.Snapshot) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	prevMinute := a.now.Truncate(time.Minute)
-	a.now = s.Time
+	a.now, a.elapsed = s.Time, s.Elapsed
 	a.tr.Update(s, a.apply, a.forget)
 	a.series.Set(int64(len(a.byKey)))
 	if !s.Time.Truncate(time.Minute).Equal(prevMinute) {
@@ -143,8 +145,7 @@ func (a *Aggregator) Consume(s *vitals.Snapshot) {
 	}
 }
 
-func (a *Aggregator) apply(c *delta.Change, st **aggSeries) {
-	p := c.Point
+func (a *Aggregator) apply(p *vitals.Point, st **aggSeries) {
 	as := *st
 	if as == overCap {
 		return
@@ -158,26 +159,26 @@ func (a *Aggregator) apply(c *delta.Change, st **aggSeries) {
 		}
 		as = a.byKey[key]
 		if as == nil {
-			as = &aggSeries{key: key, wins: window.NewStack(a.windows, a.slots), last: math.NaN()}
+			as = &aggSeries{wins: window.NewStack(a.windows, a.slots), last: math.NaN()}
 			// Series take turns at closing their coarse slots.
 			a.created++
 			as.wins.SetPhase(time.Duration(a.created) * a.windows[0] / time.Duration(a.slots))
 			a.byKey[key] = as
 		}
-		as.fam = p.Family
+		as.info = SeriesInfo{Key: key, Name: p.Name(), Kind: p.Kind(), Unit: p.Unit(), Help: p.Help()}
 		as.refs++
 		*st = as
 	}
-	switch c.Kind {
+	switch p.Kind() {
 	case metric.KindHistogram:
-		as.wins.AddHistogram(a.now, c.Elapsed, c.Hist)
+		as.wins.AddHistogram(a.now, a.elapsed, p.Delta)
 	case metric.KindCounter:
-		as.wins.AddCounter(a.now, c.Elapsed, c.Increase)
+		as.wins.AddCounter(a.now, a.elapsed, p.Increase)
+		if !math.IsNaN(p.Value) {
+			as.last = p.Value
+		}
 	default:
-		as.wins.AddGauge(a.now, c.Elapsed, c.Value)
-	}
-	if c.Kind == metric.KindCounter && !math.IsNaN(c.Value) {
-		as.last = c.Value
+		as.wins.AddGauge(a.now, a.elapsed, p.Value)
 	}
 }
 
@@ -187,8 +188,8 @@ func (a *Aggregator) forget(st **aggSeries) {
 	if as == nil || as == overCap {
 		return
 	}
-	if as.refs--; as.refs == 0 && a.byKey[as.key] == as {
-		delete(a.byKey, as.key)
+	if as.refs--; as.refs == 0 && a.byKey[as.info.Key] == as {
+		delete(a.byKey, as.info.Key)
 	}
 }
 
@@ -227,7 +228,7 @@ func (a *Aggregator) StatsAll(key string) ([]window.Stats, bool) {
 
 func (a *Aggregator) statsLocked(as *aggSeries, i int) window.Stats {
 	st := as.wins.Stats(a.now, i)
-	if as.fam.Kind == metric.KindCounter {
+	if as.info.Kind == metric.KindCounter {
 		st.Last = as.last
 	}
 	return st
@@ -238,7 +239,7 @@ func (a *Aggregator) Series() []SeriesInfo {
 	a.mu.Lock()
 	out := make([]SeriesInfo, 0, len(a.byKey))
 	for _, as := range a.byKey {
-		out = append(out, SeriesInfo{Key: as.key, Name: as.fam.Name, Kind: as.fam.Kind, Unit: as.fam.Unit, Help: as.fam.Help})
+		out = append(out, as.info)
 	}
 	a.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
@@ -253,7 +254,7 @@ func (a *Aggregator) Lookup(key string) (SeriesInfo, bool) {
 	if as == nil {
 		return SeriesInfo{}, false
 	}
-	return SeriesInfo{Key: as.key, Name: as.fam.Name, Kind: as.fam.Kind, Unit: as.fam.Unit, Help: as.fam.Help}, true
+	return as.info, true
 }
 
 // Now returns the time of the last snapshot consumed: the moment the
@@ -274,7 +275,7 @@ func (a *Aggregator) MemBytes() int {
 func (a *Aggregator) memBytesLocked() int {
 	n := 0
 	for _, as := range a.byKey {
-		n += 100 + len(as.key) + as.wins.MemBytes()
+		n += 100 + len(as.info.Key) + as.wins.MemBytes()
 	}
 	return n
 }

@@ -23,8 +23,7 @@ func TestAggregatorWindows(t *testing.T) {
 	t.Parallel()
 	m, clk := newMonitor()
 	reg := m.Registry()
-	agg := New(&Options{Registry: reg})
-	m.AddConsumer(agg)
+	agg := New(m, nil)
 	c := reg.Counter(metric.Opts{Name: "jobs_total", Help: "Jobs."})
 	g := reg.Gauge(metric.Opts{Name: "depth", Help: "Depth."})
 	h := reg.Histogram(metric.Opts{Name: "lat_seconds", Help: "Latency.", Unit: "seconds"})
@@ -93,10 +92,11 @@ func TestAggregatorSeriesLifecycle(t *testing.T) {
 	t.Parallel()
 	m, clk := newMonitor()
 	reg := m.Registry()
+	probe, _ := newMonitor() // the same self-metrics, the aggregator's included
+	New(probe, nil)
+	own := len(probe.Collect().Points) + 1 // and depth's vitals_series_overflow_total
+	agg := New(m, &Options{MaxSeries: own + 3, Windows: []time.Duration{time.Minute}})
 	vec := reg.GaugeVec(metric.Opts{Name: "depth", Help: "Depth.", Labels: []string{"q"}})
-	own := len(m.Collect().Points) // self-metrics
-	agg := New(&Options{MaxSeries: own + 3, Windows: []time.Duration{time.Minute}})
-	m.AddConsumer(agg)
 	for i := range 5 {
 		vec.With(fmt.Sprint(i)).Set(int64(i))
 	}
@@ -133,8 +133,7 @@ func TestAggregatorSeriesLifecycle(t *testing.T) {
 func TestAggregatorClockJumps(t *testing.T) {
 	t.Parallel()
 	m, clk := newMonitor()
-	agg := New(nil)
-	m.AddConsumer(agg)
+	agg := New(m, nil)
 	c := m.Registry().Counter(metric.Opts{Name: "jobs_total", Help: "Jobs."})
 	h := m.Registry().Histogram(metric.Opts{Name: "lat_seconds", Help: "Latency.", Unit: "seconds"})
 	for i, step := range []time.Duration{1, 1, 1, -20, 1, 1, -7200, 1, 1, 86400, 1, -3, 1} {
@@ -159,5 +158,5 @@ func TestNewPanicsOnBadWindows(t *testing.T) {
 			t.Fatal("no panic")
 		}
 	}()
-	New(&Options{Windows: []time.Duration{-time.Second}})
+	New(vitals.New(nil), &Options{Windows: []time.Duration{-time.Second}})
 }

@@ -12,8 +12,7 @@
 // A complete program:
 //
 //	m := vitals.New(nil)
-//	agg := aggregate.New(nil)
-//	m.AddConsumer(agg)
+//	agg := aggregate.New(m, nil)
 //	m.Start()
 //	defer m.Stop()
 //

@@ -12,8 +12,7 @@ import (
 func ExampleNew() {
 	clk := vitals.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	m := vitals.New(&vitals.Options{Clock: clk})
-	agg := aggregate.New(nil) // 1m, 5m, 15m and 1h windows
-	m.AddConsumer(agg)
+	agg := aggregate.New(m, nil) // 1m, 5m, 15m and 1h windows
 
 	lat := m.Registry().Histogram(metric.Opts{Name: "http_request_duration_seconds",
 		Help: "Time to serve a request.", Unit: "seconds"})
@@ -32,5 +31,5 @@ func ExampleNew() {
 	}
 	// Output:
 	// 1m0s: 58 requests in 58s, 1.00/s, p50 70.8 ms, p99 100.0 ms
-	// 5m0s: 286 requests in 4m46s, 1.00/s, p50 52.8 ms, p99 100.0 ms
+	// 5m0s: 292 requests in 4m52s, 1.00/s, p50 52.3 ms, p99 100.0 ms
 }

@@ -227,6 +227,7 @@ func New(m *vitals.Monitor, name string, opts *Options) *Breaker {
 	b.panics = f.panics.With(name)
 	b.dropped = f.dropped.With(name)
 	b.windowed = newWindows(o.Window)
+	b.windowed.bind(&f, name)
 	b.st = b.computeLocked(b.since, b.windowed.stats(b.since, &b.opts))
 	b.publishLocked()
 	m.AddConsumer(b)

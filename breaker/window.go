@@ -64,18 +64,18 @@ var alertNames = [numAlertKinds]string{"failure_rate", "slow_call_rate", "open_d
 const windowSlots = 60
 
 // counterWin feeds a Ring with a counter's increase per tick.
-type counterWin = window.CounterFeed
+type counterWin = vitals.RingFeed
 
 // windows are the rolling windows. Only Consume touches them, and the
 // Monitor runs consumers one tick at a time.
 type windows struct {
 	calls [numOutcomes]counterWin
 	slow  counterWin
-	lat   window.HistogramFeed
+	lat   vitals.RingFeed
 }
 
 func newWindows(length time.Duration) *windows {
-	w := &windows{lat: window.HistogramFeed{Ring: window.New(length, windowSlots)}}
+	w := &windows{lat: vitals.RingFeed{Ring: window.New(length, windowSlots)}}
 	for i := range w.calls {
 		w.calls[i].Ring = window.New(length, windowSlots)
 	}
@@ -90,12 +90,23 @@ type windowStats struct {
 	lat     window.Stats
 }
 
-func (w *windows) add(now time.Time, el time.Duration, b *Breaker) {
-	for i := range w.calls {
-		w.calls[i].Add(now, el, b.calls[i].Value())
+// bind points the windows at the breaker's series in the registry, whose
+// per-tick changes the snapshots carry.
+func (w *windows) bind(f *families, name string) {
+	for oc := range numOutcomes {
+		w.calls[oc].Series = f.calls.Family().Resolve(name, oc.String())
 	}
-	w.slow.Add(now, el, b.slow.Value())
-	w.lat.Add(now, el, b.dur)
+	w.slow.Series = f.slow.Family().Resolve(name)
+	w.lat.Series = f.dur.Family().Resolve(name)
+}
+
+// add feeds the tick's changes of the breaker's series.
+func (w *windows) add(s *vitals.Snapshot) {
+	for i := range w.calls {
+		w.calls[i].Feed(s)
+	}
+	w.slow.Feed(s)
+	w.lat.Feed(s)
 }
 
 func (w *windows) stats(now time.Time, o *Options) windowStats {
@@ -172,7 +183,7 @@ func (b *Breaker) Score() score.Score {
 // score at each collector tick, then delivers the events recorded since the
 // last tick to Options.OnEvent with no lock held.
 func (b *Breaker) Consume(s *vitals.Snapshot) {
-	b.windowed.add(s.Time, s.Elapsed, b)
+	b.windowed.add(s)
 	ws := b.windowed.stats(s.Time, &b.opts)
 
 	b.mu.Lock()

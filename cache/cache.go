@@ -226,6 +226,7 @@ func New(m *vitals.Monitor, name string, opts *Options) *Cache {
 		c.factorG[f] = in.factor.With(name, factorNames[f])
 	}
 	c.win = newWindows(o.Window)
+	c.win.bind(&in, name, o.Tiers)
 	nan := math.NaN()
 	c.st = c.computeLocked(m.Clock().Now(), [2][2]float64{{nan, nan}, {nan, nan}})
 	c.publishScoreLocked()

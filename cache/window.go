@@ -14,10 +14,10 @@ import (
 const windowSlots = 60
 
 // counterWin feeds a Ring with a counter's increase per tick.
-type counterWin = window.CounterFeed
+type counterWin = vitals.RingFeed
 
 // histWin feeds a Ring with a histogram's observations per tick.
-type histWin = window.HistogramFeed
+type histWin = vitals.RingFeed
 
 type windows struct {
 	hits, misses, errors, churn [2]counterWin
@@ -40,27 +40,41 @@ func newWindows(length time.Duration) *windows {
 	return w
 }
 
-// Consume feeds the rolling window from the instruments at each collector
-// tick and recomputes the stats and the score. It reads the cache's own
-// instruments rather than the snapshot's points: the same values, without
-// a search through every series.
+// bind points the windows at the cache's series in the registry, whose
+// per-tick changes the snapshots carry.
+func (w *windows) bind(in *families, name string, tiers int) {
+	for i := range tiers {
+		tl := Tier(i).String()
+		w.hits[i].Series = in.hits.Family().Resolve(name, tl)
+		w.misses[i].Series = in.misses.Family().Resolve(name, tl)
+		w.errors[i].Series = in.errors.Family().Resolve(name, tl)
+		w.churn[i].Series = in.evict.Family().Resolve(name, tl, CauseSize.String())
+	}
+	for _, by := range []Tier{L1, L2, Origin} {
+		w.lat[by].Series = in.lat.Family().Resolve(name, by.String())
+	}
+	w.load.Series = in.load.Family().Resolve(name)
+	w.loadFail.Series = in.loads.Family().Resolve(name, "failure")
+}
+
+// Consume feeds the rolling window with the tick's changes of the cache's
+// series and recomputes the stats and the score.
 func (c *Cache) Consume(s *vitals.Snapshot) {
 	sizes := c.readSizes() // callbacks, called with no lock held
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	w := c.win
 	for i := range c.tiers {
-		t := &c.t[i]
-		w.hits[i].Add(s.Time, s.Elapsed, t.hits.Value())
-		w.misses[i].Add(s.Time, s.Elapsed, t.misses.Value())
-		w.errors[i].Add(s.Time, s.Elapsed, t.errors.Value())
-		w.churn[i].Add(s.Time, s.Elapsed, t.evict[CauseSize].Value())
+		w.hits[i].Feed(s)
+		w.misses[i].Feed(s)
+		w.errors[i].Feed(s)
+		w.churn[i].Feed(s)
 	}
-	for i := range c.lat {
-		w.lat[i].Add(s.Time, s.Elapsed, c.lat[i])
+	for i := range w.lat {
+		w.lat[i].Feed(s)
 	}
-	w.load.Add(s.Time, s.Elapsed, c.load)
-	w.loadFail.Add(s.Time, s.Elapsed, c.loads[1].Value())
+	w.load.Feed(s)
+	w.loadFail.Feed(s)
 	c.st = c.computeLocked(s.Time, sizes)
 	c.publishScoreLocked()
 }

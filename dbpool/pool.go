@@ -242,6 +242,7 @@ func New(m *vitals.Monitor, name string, opts *Options) *Pool {
 		p.bindSource()
 	}
 	p.win = newWindows(o.Window)
+	p.win.bind(f, name)
 	smp, cfg := p.sample(), p.config()
 	p.mu.Lock()
 	p.st = p.computeLocked(m.Clock().Now(), smp, cfg, nil)

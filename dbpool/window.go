@@ -13,10 +13,10 @@ import (
 const windowSlots = 60
 
 // counterWin feeds a Ring with a counter's increase per tick.
-type counterWin = window.CounterFeed
+type counterWin = vitals.RingFeed
 
 // histWin feeds a Ring with a histogram's observations per tick.
-type histWin = window.HistogramFeed
+type histWin = vitals.RingFeed
 
 type opWindow struct {
 	lat  histWin
@@ -116,8 +116,20 @@ func (p *Pool) Stats() Stats {
 	return st
 }
 
-// Consume feeds the rolling windows from the pool's instruments and the
-// library's sample at each collector tick and recomputes the score.
+// bind points the windows at the pool's series in the registry, whose
+// per-tick changes the snapshots carry.
+func (w *windows) bind(f *families, name string) {
+	w.wait.Series = f.wait.Family().Resolve(name)
+	for r := range w.acquires {
+		w.acquires[r].Series = f.acquires.Family().Resolve(name, resultNames[r])
+	}
+	for k := Dial; k < numKinds; k++ {
+		w.connErrs[k].Series = f.connErrs.Family().Resolve(name, k.String())
+	}
+}
+
+// Consume feeds the rolling windows with the tick's changes of the pool's
+// series and the library's sample, and recomputes the score.
 func (p *Pool) Consume(s *vitals.Snapshot) {
 	smp, cfg := p.sample(), p.config() // the source is called with no lock held
 	p.opsMu.Lock()
@@ -128,12 +140,12 @@ func (p *Pool) Consume(s *vitals.Snapshot) {
 	defer p.mu.Unlock()
 	w := p.win
 	now, el := s.Time, s.Elapsed
-	w.wait.Add(now, el, p.wait)
+	w.wait.Feed(s)
 	for i := range w.acquires {
-		w.acquires[i].Add(now, el, p.acquires[i].Value())
+		w.acquires[i].Feed(s)
 	}
 	for i := range w.connErrs {
-		w.connErrs[i].Add(now, el, p.connErrs[i].Value())
+		w.connErrs[i].Feed(s)
 	}
 	maxOpen := smp.MaxOpen
 	if maxOpen < 0 {
@@ -147,10 +159,13 @@ func (p *Pool) Consume(s *vitals.Snapshot) {
 	w.waiters.AddGauge(now, el, float64(max(p.waiters.Value(), 0)))
 	for _, op := range ops {
 		if op.win == nil {
-			op.win = &opWindow{lat: histWin{Ring: window.New(w.length, windowSlots)}, errs: counterWin{Ring: window.New(w.length, windowSlots)}}
+			op.win = &opWindow{
+				lat:  histWin{Ring: window.New(w.length, windowSlots), Series: p.fam.queryDur.Family().Resolve(p.name, op.name)},
+				errs: counterWin{Ring: window.New(w.length, windowSlots), Series: p.fam.queryErrs.Family().Resolve(p.name, op.name)},
+			}
 		}
-		op.win.lat.Add(now, el, op.dur)
-		op.win.errs.Add(now, el, op.errs.Value())
+		op.win.lat.Feed(s)
+		op.win.errs.Feed(s)
 	}
 	p.st = p.computeLocked(now, smp, cfg, ops)
 	p.publishLocked()

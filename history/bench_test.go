@@ -34,12 +34,15 @@ func BenchmarkTick(b *testing.B) {
 			clk := vitals.NewManualClock(t0)
 			m := vitals.New(&vitals.Options{Clock: clk, Logger: quiet()})
 			w := newWorkload(m.Registry(), 1)
+			// The consumers are detached and fed by the timing wrapper below.
 			var cons []vitals.Consumer
 			if c.agg {
-				cons = append(cons, aggregate.New(nil))
+				agg := aggregate.New(m, nil)
+				agg.Close()
+				cons = append(cons, agg)
 			}
 			if c.store {
-				st := openStore(b, b.TempDir(), nil)
+				st := openStore(b, nil, b.TempDir(), nil)
 				defer st.Close()
 				cons = append(cons, st)
 			}
@@ -121,13 +124,11 @@ func BenchmarkMemoryOneHour(b *testing.B) {
 				before := heapAlloc()
 				var agg *aggregate.Aggregator
 				if c.agg {
-					agg = aggregate.New(nil)
-					m.AddConsumer(agg)
+					agg = aggregate.New(m, nil)
 				}
 				var st *Store
 				if c.store {
-					st = openStore(b, b.TempDir(), nil)
-					m.AddConsumer(st)
+					st = openStore(b, m, b.TempDir(), nil)
 				}
 				for range 3600 {
 					tick()
@@ -171,7 +172,7 @@ func BenchmarkHistory90Days(b *testing.B) {
 	reg := metric.NewRegistry()
 	w := newWorkload(reg, 7)
 	sy := newSynth(w)
-	st := openStore(b, dir, nil)
+	st := openStore(b, nil, dir, nil)
 	series := synthSeries(st, reg)
 	const days = 120
 	path := filepath.Join(dir, FileName)
@@ -286,7 +287,7 @@ func BenchmarkSealMinute(b *testing.B) {
 	reg := metric.NewRegistry()
 	w := newWorkload(reg, 7)
 	sy := newSynth(w)
-	st := openStore(b, b.TempDir(), func(o *Options) { o.MaxPending = 4 })
+	st := openStore(b, nil, b.TempDir(), func(o *Options) { o.MaxPending = 4 })
 	defer st.Close()
 	series := synthSeries(st, reg)
 	b.ReportAllocs()

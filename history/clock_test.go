@@ -28,9 +28,8 @@ func TestClockJumps(t *testing.T) {
 	dir := t.TempDir()
 	tiers := []Tier{{time.Minute, 10 * 24 * time.Hour}, {5 * time.Minute, 20 * 24 * time.Hour}, {time.Hour, 90 * 24 * time.Hour}}
 	mod := func(o *Options) { o.Tiers = tiers }
-	st := openStore(t, dir, mod)
 	r := newRig(t0.Add(-36 * time.Hour))
-	r.mon.AddConsumer(st)
+	st := openStore(t, r.mon, dir, mod)
 	total := 0.0
 	ticks := func(n int, d time.Duration) {
 		for i := 0; i < n; i++ {
@@ -58,9 +57,8 @@ func TestClockJumps(t *testing.T) {
 	}
 
 	// A restart with the clock 4 days behind the stored history.
-	st = openStore(t, dir, mod)
 	r2 := newRig(t0.Add(-24*time.Hour - 10*time.Second))
-	r2.mon.AddConsumer(st)
+	st = openStore(t, r2.mon, dir, mod)
 	after := 0.0
 	for i := 0; i < 60; i++ {
 		r2.tick(10*time.Second, 0.01, 1)

@@ -28,7 +28,7 @@ const crashChildEnv = "VITALS_HISTORY_CRASH_CHILD"
 // survive.
 func crashChild() {
 	dir := os.Getenv(crashChildEnv)
-	st, err := Open(&Options{Dir: dir, Logger: quiet()})
+	st, err := Open(nil, &Options{Dir: dir, Logger: quiet()})
 	if err != nil {
 		fmt.Println("open:", err)
 		os.Exit(2)

@@ -25,11 +25,10 @@
 // A complete program:
 //
 //	m := vitals.New(nil)
-//	st, err := history.Open(&history.Options{Dir: "./vitals-data", Registry: m.Registry()})
+//	st, err := history.Open(m, &history.Options{Dir: "./vitals-data"})
 //	if err != nil {
 //		log.Fatal(err) // another process holds the file, or it is not a history file
 //	}
-//	m.AddConsumer(st)
 //	m.Start()
 //	defer st.Close() // after m.Stop: writes the current minute
 //	defer m.Stop()

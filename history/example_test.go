@@ -18,11 +18,10 @@ func ExampleOpen() {
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	clk := vitals.NewManualClock(start.Add(-time.Second))
 	m := vitals.New(&vitals.Options{Clock: clk})
-	st, err := history.Open(&history.Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
+	st, err := history.Open(m, &history.Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		panic(err)
 	}
-	m.AddConsumer(st)
 	lat := m.Registry().Histogram(metric.Opts{Name: "http_request_duration_seconds", Help: "Latency.", Unit: "seconds"})
 	m.Collect()
 	for s := 0; s < 15*60; s++ { // 15 minutes of 1-second ticks
@@ -35,7 +34,7 @@ func ExampleOpen() {
 	_ = st.Close() // writes the open minute too
 
 	// A restart: the history is there.
-	st, _ = history.Open(&history.Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
+	st, _ = history.Open(nil, &history.Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
 	defer st.Close()
 	res, err := st.Query(context.Background(), history.QueryRequest{
 		Series: "http_request_duration_seconds", Stat: history.StatP99,

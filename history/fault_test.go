@@ -68,14 +68,13 @@ func TestUnwritableDirectory(t *testing.T) {
 	}
 	dir := filepath.Join(blocker, "history")
 	var logs logBuffer
-	reg := metric.NewRegistry()
-	st, err := Open(&Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Registry: reg, NoSync: true})
+	r := newRig(t0.Add(-10 * time.Second))
+	reg := r.mon.Registry()
+	st, err := Open(r.mon, &Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(&logs, nil)), NoSync: true})
 	if err != nil {
 		t.Fatalf("Open must start in memory, got %v", err)
 	}
 	defer st.Close()
-	r := newRig(t0.Add(-10 * time.Second))
-	r.mon.AddConsumer(st)
 	r.minutes(5)
 	if err := st.Flush(context.Background()); !errors.Is(err, syscall.ENOTDIR) {
 		t.Fatalf("Flush: %v, want ENOTDIR", err)
@@ -128,11 +127,10 @@ func TestUnwritableDirectory(t *testing.T) {
 // resumes when space returns.
 func TestDiskFull(t *testing.T) {
 	dir := t.TempDir()
-	reg := metric.NewRegistry()
-	st := openStore(t, dir, func(o *Options) { o.Registry = reg; o.MaxPending = 4 })
-	defer st.Close()
 	r := newRig(t0.Add(-10 * time.Second))
-	r.mon.AddConsumer(st)
+	reg := r.mon.Registry()
+	st := openStore(t, r.mon, dir, func(o *Options) { o.MaxPending = 4 })
+	defer st.Close()
 	r.minutes(3)
 	if err := st.Flush(context.Background()); err != nil {
 		t.Fatal(err)
@@ -176,8 +174,7 @@ func TestDiskFull(t *testing.T) {
 func TestLateDataMerges(t *testing.T) {
 	dir := t.TempDir()
 	r := newRig(t0.Add(-10 * time.Second))
-	st := openStore(t, dir, nil)
-	r.mon.AddConsumer(st)
+	st := openStore(t, r.mon, dir, nil)
 	r.minutes(10)
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
@@ -194,10 +191,9 @@ func TestLateDataMerges(t *testing.T) {
 		}
 		return os.OpenFile(name, flag, perm)
 	}
-	st2 := openStore(t, dir, func(o *Options) { o.openFile = open })
-	defer st2.Close()
 	r2 := newRig(t0.Add(5*time.Minute - 10*time.Second))
-	r2.mon.AddConsumer(st2)
+	st2 := openStore(t, r2.mon, dir, func(o *Options) { o.openFile = open })
+	defer st2.Close()
 	r2.minutes(10) // minutes 5–14, while the file cannot be opened
 	failing.Lock()
 	blocked = false
@@ -230,16 +226,16 @@ func TestLateDataMerges(t *testing.T) {
 // history file, are errors; bad options too.
 func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
-	st := openStore(t, dir, nil)
+	st := openStore(t, nil, dir, nil)
 	defer st.Close()
-	if _, err := Open(&Options{Dir: dir, Logger: quiet()}); err == nil {
+	if _, err := Open(nil, &Options{Dir: dir, Logger: quiet()}); err == nil {
 		t.Fatal("a second Store opened a held file")
 	}
 	junk := t.TempDir()
 	if err := os.WriteFile(filepath.Join(junk, FileName), bytes.Repeat([]byte("junk"), 4096), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(&Options{Dir: junk, Logger: quiet()}); err == nil {
+	if _, err := Open(nil, &Options{Dir: junk, Logger: quiet()}); err == nil {
 		t.Fatal("opened a file that is not a history file")
 	}
 	for _, tiers := range [][]Tier{
@@ -249,7 +245,7 @@ func TestOpenErrors(t *testing.T) {
 		{{Step: time.Minute, Retention: 30 * time.Minute}, {Step: time.Hour, Retention: 2 * time.Hour}},
 		{{Step: time.Minute, Retention: 30 * time.Second}},
 	} {
-		if _, err := Open(&Options{Dir: t.TempDir(), Tiers: tiers}); !errors.Is(err, ErrOptions) {
+		if _, err := Open(nil, &Options{Dir: t.TempDir(), Tiers: tiers}); !errors.Is(err, ErrOptions) {
 			t.Fatalf("tiers %v: %v", tiers, err)
 		}
 	}
@@ -261,10 +257,8 @@ func TestOpenErrors(t *testing.T) {
 // written.
 func TestStuckDiskDoesNotBlockTicks(t *testing.T) {
 	dir := t.TempDir()
-	reg := metric.NewRegistry()
-	st := openStore(t, dir, func(o *Options) { o.Registry = reg; o.MaxPending = 5 })
 	r := newRig(t0.Add(-10 * time.Second))
-	r.mon.AddConsumer(st)
+	st := openStore(t, r.mon, dir, func(o *Options) { o.MaxPending = 5 })
 	release := make(chan struct{})
 	entered := make(chan struct{}, 1)
 	stuck := func() error {

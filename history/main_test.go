@@ -56,7 +56,7 @@ func (r *rig) tick(d time.Duration, v float64, g int64) *vitals.Snapshot {
 	return r.mon.Collect()
 }
 
-func openStore(t testing.TB, dir string, mod func(*Options)) *Store {
+func openStore(t testing.TB, m *vitals.Monitor, dir string, mod func(*Options)) *Store {
 	t.Helper()
 	// Tests make minutes far faster than a disk takes them: let them all
 	// wait rather than be dropped (TestDiskFull tests dropping).
@@ -64,7 +64,7 @@ func openStore(t testing.TB, dir string, mod func(*Options)) *Store {
 	if mod != nil {
 		mod(o)
 	}
-	st, err := Open(o)
+	st, err := Open(m, o)
 	if err != nil {
 		t.Fatal(err)
 	}

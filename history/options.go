@@ -7,8 +7,6 @@ import (
 	"os"
 	"slices"
 	"time"
-
-	"github.com/bizra/vitals/metric"
 )
 
 // FileName is the name of the history file inside Options.Dir.
@@ -46,9 +44,6 @@ type Options struct {
 	// Logger receives persistence problems: one line when writing starts
 	// failing, one when it works again. nil: slog.Default().
 	Logger *slog.Logger
-	// Registry receives the Store's self-metrics (vitals_history_*).
-	// nil: none are exported.
-	Registry *metric.Registry
 	// MaxPending is how many finished steps of the finest tier may wait
 	// in memory for the disk (one hour at the default 1-minute step).
 	// While the disk is unusable, history keeps this much and drops the

@@ -20,9 +20,8 @@ import (
 func TestRetentionPlateau(t *testing.T) {
 	dir := t.TempDir()
 	tiers := []Tier{{time.Minute, time.Hour}, {5 * time.Minute, 5 * time.Hour}, {time.Hour, 2 * 24 * time.Hour}}
-	st := openStore(t, dir, func(o *Options) { o.Tiers = tiers })
 	r := newRig(t0.Add(-time.Minute))
-	r.mon.AddConsumer(st)
+	st := openStore(t, r.mon, dir, func(o *Options) { o.Tiers = tiers })
 	// Enough series for a file of a few hundred kilobytes.
 	reg := r.mon.Registry()
 	cv := reg.CounterVec(metric.Opts{Name: "test_events_total", Help: "Events.", Labels: []string{"kind"}})

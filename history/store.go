@@ -16,7 +16,6 @@ import (
 
 	"github.com/bizra/vitals"
 	"github.com/bizra/vitals/metric"
-	"github.com/bizra/vitals/window/delta"
 )
 
 // ErrClosed is returned by a Store's methods after Close.
@@ -53,7 +52,9 @@ type Store struct {
 	// Collector side, under cmu.
 	cmu       sync.Mutex
 	closed    bool
-	tr        delta.Tracker[*openSeries]
+	tr        vitals.PerSeries[*openSeries]
+	elapsed   time.Duration // of the snapshot being consumed
+	unhook    func()        // removes the Store from its Monitor's consumers
 	series    []*openSeries // every tracked series, gone ones until the next seal
 	hasOpen   bool
 	openStart int64 // start of the open step, Unix seconds
@@ -143,11 +144,16 @@ func (c *catalog) add(key, name string, kind metric.Kind, unit, help string) *se
 	return info
 }
 
-// Open opens (creating if needed) the history file in opts.Dir and starts
-// the Store's writer. A file that another process holds, that is not a
-// history file, or that is corrupt is an error. A directory that cannot
-// be written is not: the Store starts in memory, logs, and keeps trying.
-func Open(opts *Options) (*Store, error) {
+// Open opens (creating if needed) the history file in opts.Dir, starts the
+// Store's writer and attaches the Store to m: its self-metrics
+// (vitals_history_*) are in m.Registry() and it records every later
+// snapshot until Close. m may be nil for a Store that only serves what the
+// file holds (its self-metrics then go nowhere).
+//
+// A file that another process holds, that is not a history file, or that
+// is corrupt is an error. A directory that cannot be written is not: the
+// Store starts in memory, logs, and keeps trying.
+func Open(m *vitals.Monitor, opts *Options) (*Store, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -171,7 +177,11 @@ func Open(opts *Options) (*Store, error) {
 		s.steps = append(s.steps, int64(t.Step/time.Second))
 	}
 	s.step0 = s.steps[0]
-	s.m = newSelfMetrics(o.Registry)
+	var reg *metric.Registry
+	if m != nil {
+		reg = m.Registry()
+	}
+	s.m = newSelfMetrics(reg)
 	if err := s.attach(); err != nil {
 		if fatalOpenError(err) {
 			return nil, fmt.Errorf("history: open %s: %w", s.path, err)
@@ -179,6 +189,10 @@ func Open(opts *Options) (*Store, error) {
 		s.writeFailed(err)
 	}
 	go s.run()
+	s.unhook = func() {}
+	if m != nil {
+		s.unhook = m.AddConsumer(s)
+	}
 	return s, nil
 }
 
@@ -226,16 +240,17 @@ func (s *Store) Consume(snap *vitals.Snapshot) {
 	}
 	s.ticks++
 	s.ms += uint64(min(el, time.Duration(s.step0)*time.Second) / time.Millisecond)
+	s.elapsed = el
 	s.tr.Update(snap, s.apply, s.gone)
 }
 
-func (s *Store) apply(c *delta.Change, st **openSeries) {
+func (s *Store) apply(p *vitals.Point, st **openSeries) {
 	os := *st
 	if os == overCap {
 		return
 	}
 	if os == nil {
-		info := s.lookupOrAdd(c.Point)
+		info := s.lookupOrAdd(p)
 		if info == nil {
 			*st = overCap
 			s.m.seriesDropped.Inc()
@@ -247,14 +262,14 @@ func (s *Store) apply(c *delta.Change, st **openSeries) {
 		*st = os
 	}
 	acc := &os.acc
-	acc.addTick(c.Elapsed, time.Duration(s.step0)*time.Second)
-	switch c.Kind {
+	acc.addTick(s.elapsed, time.Duration(s.step0)*time.Second)
+	switch p.Kind() {
 	case metric.KindCounter:
-		acc.addCounter(c.Increase, c.Value, c.Elapsed, c.First)
+		acc.addCounter(p.Increase, p.Value, s.elapsed, p.New)
 	case metric.KindGauge:
-		acc.addGauge(c.Value)
+		acc.addGauge(p.Value)
 	case metric.KindHistogram:
-		acc.addHist(c.Hist)
+		acc.addHist(p.Delta)
 	}
 }
 
@@ -267,8 +282,11 @@ func (s *Store) gone(st **openSeries) {
 // lookupOrAdd returns the catalog entry for p's series, creating it; nil
 // past MaxSeries.
 func (s *Store) lookupOrAdd(p *vitals.Point) *seriesInfo {
-	key := p.Key()
-	kind := p.Family.Kind
+	return s.lookupOrAddSeries(p.Key(), p.Name(), p.Kind(), p.Unit(), p.Help())
+}
+
+// lookupOrAddSeries is lookupOrAdd for a series described by its parts.
+func (s *Store) lookupOrAddSeries(key, name string, kind metric.Kind, unit, help string) *seriesInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	info := s.cat.byKey[key]
@@ -287,7 +305,7 @@ func (s *Store) lookupOrAdd(p *vitals.Point) *seriesInfo {
 	}
 	// New, or a key whose kind changed: a new series under the same key
 	// (its old records stay readable by number until they expire).
-	info = s.cat.add(key, p.Family.Name, kind, p.Family.Unit, p.Family.Help)
+	info = s.cat.add(key, name, kind, unit, help)
 	info.live = true
 	s.live++
 	s.m.series.Set(int64(len(s.cat.byKey)))
@@ -425,6 +443,7 @@ func (s *Store) Flush(ctx context.Context) error {
 // the writer and closes the file. Call it after Monitor.Stop. It returns
 // an error when frames could not be written. It is idempotent.
 func (s *Store) Close() error {
+	s.unhook()
 	s.cmu.Lock()
 	if !s.closed {
 		s.closed = true

@@ -30,8 +30,7 @@ func sumPoints(ps []Point) float64 {
 func TestStoreRecordsAndRestarts(t *testing.T) {
 	dir := t.TempDir()
 	r := newRig(t0.Add(-10 * time.Second))
-	st := openStore(t, dir, nil)
-	r.mon.AddConsumer(st)
+	st := openStore(t, r.mon, dir, nil)
 	// Two hours and a bit of 10-second ticks, from t0 on.
 	n := 0
 	for ; n < 2*360+30; n++ {
@@ -86,9 +85,8 @@ func TestStoreRecordsAndRestarts(t *testing.T) {
 
 	// A new process: its history continues after the stored minutes.
 	r2 := newRig(end)
-	st2 := openStore(t, dir, nil)
+	st2 := openStore(t, r2.mon, dir, nil)
 	defer st2.Close()
-	r2.mon.AddConsumer(st2)
 	for i := 0; i < 60; i++ {
 		r2.tick(10*time.Second, 0.01, 1)
 	}
@@ -115,9 +113,8 @@ func TestStoreRecordsAndRestarts(t *testing.T) {
 func TestQueryErrors(t *testing.T) {
 	dir := t.TempDir()
 	r := newRig(t0)
-	st := openStore(t, dir, nil)
+	st := openStore(t, r.mon, dir, nil)
 	defer st.Close()
-	r.mon.AddConsumer(st)
 	for i := 0; i < 20; i++ {
 		r.tick(10*time.Second, 0.01, 1)
 	}
@@ -158,8 +155,7 @@ func TestQueryErrors(t *testing.T) {
 func TestWriteTo(t *testing.T) {
 	dir := t.TempDir()
 	r := newRig(t0.Add(-10 * time.Second))
-	st := openStore(t, dir, nil)
-	r.mon.AddConsumer(st)
+	st := openStore(t, r.mon, dir, nil)
 	r.minutes(10)
 	if err := st.Flush(context.Background()); err != nil {
 		t.Fatal(err)

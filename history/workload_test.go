@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/bizra/vitals"
 	"github.com/bizra/vitals/metric"
 )
 
@@ -156,8 +155,11 @@ func synthSeries(st *Store, reg *metric.Registry) []*openSeries {
 			continue
 		}
 		for _, ser := range f.Series() {
-			p := vitals.Point{Family: f, Series: ser}
-			info := st.lookupOrAdd(&p)
+			key := f.Name
+			if ser.Text != "" {
+				key += "{" + ser.Text + "}"
+			}
+			info := st.lookupOrAddSeries(key, f.Name, f.Kind, f.Unit, f.Help)
 			os := &openSeries{info: info}
 			os.acc.reset(info.kind)
 			out = append(out, os)

@@ -15,13 +15,11 @@
 // A complete program:
 //
 //	m := vitals.New(nil)
-//	agg := aggregate.New(nil)
-//	m.AddConsumer(agg)
-//	st, err := history.Open(&history.Options{Dir: "./vitals-data", Registry: m.Registry()})
+//	agg := aggregate.New(m, nil)
+//	st, err := history.Open(m, &history.Options{Dir: "./vitals-data"})
 //	if err != nil {
 //		log.Fatal(err)
 //	}
-//	m.AddConsumer(st)
 //	m.Start()
 //
 //	mux := http.NewServeMux()

@@ -22,14 +22,12 @@ func ExampleHandler() {
 	clk := vitals.NewManualClock(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
 	m := vitals.New(&vitals.Options{Clock: clk})
 
-	agg := aggregate.New(nil)
-	m.AddConsumer(agg)
-	st, err := history.Open(&history.Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
+	agg := aggregate.New(m, nil)
+	st, err := history.Open(m, &history.Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		panic(err)
 	}
 	defer st.Close()
-	m.AddConsumer(st)
 
 	m.Collect() // the first tick: later ones know the time since it
 	jobs := m.Registry().Counter(metric.Opts{Name: "jobs_done_total", Help: "Jobs finished."})

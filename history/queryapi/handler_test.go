@@ -36,14 +36,12 @@ func newFixture(t testing.TB) *fixture {
 	clk := vitals.NewManualClock(t0.Add(-10 * time.Second))
 	quiet := slog.New(slog.DiscardHandler)
 	m := vitals.New(&vitals.Options{Clock: clk, Logger: quiet})
-	agg := aggregate.New(nil)
-	st, err := history.Open(&history.Options{Dir: t.TempDir(), Logger: quiet, NoSync: true})
+	agg := aggregate.New(m, nil)
+	st, err := history.Open(m, &history.Options{Dir: t.TempDir(), Logger: quiet, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	m.AddConsumer(agg)
-	m.AddConsumer(st)
 	r := m.Registry()
 	reqs := r.Counter(metric.Opts{Name: "http_requests_total", Help: "Requests."})
 	temp := r.Gauge(metric.Opts{Name: "queue_depth", Help: "Queue depth."})

@@ -159,9 +159,8 @@ func Run(ctx context.Context, cfg Config) error {
 	mux := http.NewServeMux()
 
 	// Rolling windows and 90-day history, fed by the collector's snapshots.
-	agg := aggregate.New(&aggregate.Options{Registry: m.Registry()})
-	m.AddConsumer(agg)
-	hist, err := history.Open(&history.Options{Dir: cfg.DataDir, Logger: log, Registry: m.Registry()})
+	agg := aggregate.New(m, nil)
+	hist, err := history.Open(m, &history.Options{Dir: cfg.DataDir, Logger: log})
 	if err != nil {
 		// Another process holds the history file, or it is not one. An
 		// unwritable directory is not an error: the store runs in memory,
@@ -176,7 +175,6 @@ func Run(ctx context.Context, cfg Config) error {
 			log.Error("history: close", "err", err)
 		}
 	}()
-	m.AddConsumer(hist)
 	query := queryapi.Handler(agg, hist, &queryapi.Options{Logger: log})
 	// The JSON APIs live on their own mux: the public listener serves it
 	// behind the API token (when set), the admin listener behind the
