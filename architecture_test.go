@@ -33,6 +33,7 @@ var packageMap = map[string]layer{
 	"breaker":        {vitals: []string{".", "metric", "window", "score"}},
 	"health":         {vitals: []string{".", "metric", "score", "internal/httpx"}},
 	"internal/httpx": {},
+	"vitalstest":     {vitals: []string{".", "metric", "exposition"}},
 
 	// HTTP edges.
 	"monitorsapi": {vitals: []string{".", "cache", "dbpool", "breaker", "score", "internal/httpx"}},
