@@ -22,6 +22,7 @@ const (
 	SourceComponent
 )
 
+// String returns the source's name as events and logs show it.
 func (s Source) String() string {
 	switch s {
 	case SourceProbe:

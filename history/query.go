@@ -50,6 +50,7 @@ var statNames = [...]string{StatCount: "count", StatSum: "sum", StatRate: "rate"
 
 var statQ = [...]float64{StatP50: 0.5, StatP90: 0.9, StatP95: 0.95, StatP99: 0.99, StatP999: 0.999}
 
+// String returns the statistic's name as the query API spells it.
 func (s Stat) String() string {
 	if s >= StatCount && s <= StatP999 {
 		return statNames[s]

@@ -19,6 +19,7 @@ const (
 	KindHistogram
 )
 
+// String returns the kind as the Prometheus text format names it.
 func (k Kind) String() string {
 	switch k {
 	case KindCounter:

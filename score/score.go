@@ -25,6 +25,7 @@ const (
 	Fail
 )
 
+// String returns the status as health documents spell it: pass, warn or fail.
 func (s Status) String() string {
 	switch s {
 	case Pass:
