@@ -27,13 +27,14 @@ var packageMap = map[string]layer{
 	".":      {vitals: []string{"metric", "window"}},
 
 	// Consumers of snapshots and monitors: the standard library only.
-	"aggregate":      {vitals: []string{".", "metric", "window"}},
-	"cache":          {vitals: []string{".", "metric", "window", "score"}},
-	"dbpool":         {vitals: []string{".", "metric", "window", "score"}},
-	"breaker":        {vitals: []string{".", "metric", "window", "score"}},
-	"health":         {vitals: []string{".", "metric", "score", "internal/httpx"}},
-	"internal/httpx": {},
-	"vitalstest":     {vitals: []string{".", "metric", "exposition"}},
+	"aggregate":         {vitals: []string{".", "metric", "window"}},
+	"cache":             {vitals: []string{".", "metric", "window", "score"}},
+	"dbpool":            {vitals: []string{".", "metric", "window", "score"}},
+	"breaker":           {vitals: []string{".", "metric", "window", "score"}},
+	"health":            {vitals: []string{".", "metric", "score", "internal/httpx"}},
+	"internal/httpx":    {},
+	"internal/testutil": {},
+	"vitalstest":        {vitals: []string{".", "metric", "exposition"}},
 
 	// HTTP edges.
 	"monitorsapi": {vitals: []string{".", "cache", "dbpool", "breaker", "score", "internal/httpx"}},

@@ -2,7 +2,6 @@ package vitals
 
 import (
 	"errors"
-	"log/slog"
 	"math"
 	"sync"
 	"testing"
@@ -10,14 +9,15 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/bizra/vitals/internal/testutil"
 	"github.com/bizra/vitals/metric"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
+var quiet = testutil.Quiet
 
-var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+var t0 = testutil.T0
 
 func TestStartStopIdempotent(t *testing.T) {
 	m := New(nil)

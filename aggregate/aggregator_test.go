@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/bizra/vitals"
+	"github.com/bizra/vitals/internal/testutil"
 	"github.com/bizra/vitals/metric"
 	"github.com/bizra/vitals/window"
 )
 
-var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+var t0 = testutil.T0
 
 func newMonitor() (*vitals.Monitor, *vitals.ManualClock) {
 	clk := vitals.NewManualClock(t0)

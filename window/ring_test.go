@@ -7,10 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bizra/vitals/internal/testutil"
 	"github.com/bizra/vitals/metric"
 )
 
-var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+var t0 = testutil.T0
 
 // exactQuantile is the nearest-rank quantile of raw values.
 func exactQuantile(vs []float64, q float64) float64 {
