@@ -61,6 +61,7 @@ type Store struct {
 	ticks, ms uint64
 	prevTime  time.Time
 	lastSize  int
+	lastTick  int64 // newest snapshot time consumed, Unix nanoseconds
 
 	// Shared, under mu.
 	mu       sync.Mutex
@@ -69,7 +70,11 @@ type Store struct {
 	pending  []*pendingFrame
 	nextSeq  uint64
 	newest   int64 // end of the newest step written or pending; 0 when none
-	floor    int64 // where this process's timeline may start: the end of the newest stored step
+	// prevLast is the newest tick an earlier process stored (Unix
+	// nanoseconds; 0 none), read when the file is first opened: a start
+	// before it is a clock that went back, a start after it a restart.
+	prevLast int64
+	attached bool // the file has been opened once
 	lastErr  error
 	started  uint64 // writer passes started
 	finished uint64 // writer passes finished
@@ -108,7 +113,8 @@ type pendingFrame struct {
 	ids       []uint32 // local ids
 	offs      []uint32 // record i is buf[offs[i]:offs[i+1]]
 	buf       []byte
-	rewind    bool // a marker: delete history from t on
+	last      int64 // newest tick in the frame, Unix nanoseconds
+	rewind    bool  // a marker: delete history from t on
 }
 
 func (p *pendingFrame) record(local uint32) ([]byte, bool) {
@@ -219,21 +225,15 @@ func (s *Store) Consume(snap *vitals.Snapshot) {
 	m := alignDown(snap.Time.Unix(), s.step0)
 	switch {
 	case !s.hasOpen:
-		s.mu.Lock()
-		floor := s.floor
-		s.mu.Unlock()
-		if m < floor {
-			if floor-m > s.rewind {
-				s.rewindLocked(m)
-			} else {
-				m = floor // count into the step after the stored ones
-			}
-		}
+		m = s.firstStepLocked(snap.Time)
 		s.hasOpen, s.openStart = true, m
 	case m > s.openStart:
 		s.sealLocked()
 		s.openStart = m
 	case m < s.openStart && s.openStart-m > s.rewind:
+		s.log.Warn("vitals/history: the clock went back further than RewindAfter; deleting history stamped after the new time",
+			"now", snap.Time.UTC().Format(time.RFC3339), "open_step", time.Unix(s.openStart, 0).UTC().Format(time.RFC3339),
+			"rewind_after", s.opts.RewindAfter.String())
 		s.sealLocked()
 		s.rewindLocked(m)
 		s.openStart = m
@@ -242,6 +242,37 @@ func (s *Store) Consume(snap *vitals.Snapshot) {
 	s.ms += uint64(min(el, time.Duration(s.step0)*time.Second) / time.Millisecond)
 	s.elapsed = el
 	s.tr.Update(snap, s.apply, s.gone)
+	s.lastTick = max(s.lastTick, snap.Time.UnixNano())
+}
+
+// firstStepLocked returns the step this process's first snapshot, taken
+// at now, counts into. A start after the newest tick stored by an earlier
+// process is a restart: its steps are the clock's, and a step that the
+// file already holds is merged with the stored record when written, so
+// restarts neither shift nor delete anything. A start before it means the
+// clock went back: by up to RewindAfter, ticks count into the newest
+// stored step until the clock catches up; by more, the history stamped
+// after now is deleted, as a clock that was wrong wrote it.
+func (s *Store) firstStepLocked(now time.Time) int64 {
+	m := alignDown(now.Unix(), s.step0)
+	s.mu.Lock()
+	prev := s.prevLast
+	s.mu.Unlock()
+	back := time.Duration(prev - now.UnixNano())
+	switch {
+	case prev == 0 || back <= 0:
+		return m
+	case back <= time.Duration(s.rewind)*time.Second:
+		newest := alignDown(time.Unix(0, prev).Unix(), s.step0)
+		s.log.Info("vitals/history: the clock is behind the newest stored tick; counting into that step until it catches up",
+			"behind", back.Round(time.Millisecond).String(), "step", time.Unix(newest, 0).UTC().Format(time.RFC3339))
+		return max(m, newest)
+	}
+	s.log.Warn("vitals/history: the clock went back further than RewindAfter; deleting history stamped after the new time",
+		"now", now.UTC().Format(time.RFC3339), "newest_stored", time.Unix(0, prev).UTC().Format(time.RFC3339),
+		"rewind_after", s.opts.RewindAfter.String())
+	s.rewindLocked(m)
+	return m
 }
 
 func (s *Store) apply(p *vitals.Point, st **openSeries) {
@@ -317,7 +348,7 @@ func (s *Store) sealLocked() {
 	if !s.hasOpen {
 		return
 	}
-	pf := &pendingFrame{t: s.openStart, ticks: s.ticks, ms: s.ms, buf: make([]byte, 0, s.lastSize+s.lastSize/8)}
+	pf := &pendingFrame{t: s.openStart, ticks: s.ticks, ms: s.ms, last: s.lastTick, buf: make([]byte, 0, s.lastSize+s.lastSize/8)}
 	live := s.series[:0]
 	for _, os := range s.series {
 		if os.acc.ticks > 0 {
@@ -343,8 +374,6 @@ func (s *Store) sealLocked() {
 // rewindLocked queues the deletion of history from t on (the clock went
 // back by more than RewindAfter).
 func (s *Store) rewindLocked(t int64) {
-	s.log.Warn("vitals/history: the clock went back; deleting history stamped after the new time",
-		"to", time.Unix(t, 0).UTC().Format(time.RFC3339))
 	s.mu.Lock()
 	kept := s.pending[:0]
 	for _, p := range s.pending {

@@ -22,6 +22,10 @@ var (
 	// keyCommitted holds the sequence number of the last pending frame
 	// committed by this process, so queries skip its in-memory copy.
 	keyCommitted = []byte("committed")
+	// keyLastTick holds the newest tick stored (Unix nanoseconds), so that
+	// the next process tells a restart (it starts later) from a clock
+	// that went back (it starts earlier).
+	keyLastTick = []byte("last-tick")
 )
 
 const fileFormat = 1
@@ -94,6 +98,7 @@ func (s *Store) attach() error {
 		d   diskDef
 	}
 	var defs []def
+	var lastTick int64
 	err = db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 		if err != nil {
@@ -142,6 +147,13 @@ func (s *Store) attach() error {
 				w.built[i] = keyTime(v)
 			}
 		}
+		if v := meta.Get(keyLastTick); v != nil {
+			lastTick = keyTime(v)
+		} else if w.done0 > 0 {
+			// A file from before the key: its newest step began before
+			// the last tick.
+			lastTick = (w.done0 - s.step0) * 1e9
+		}
 		// Tiers no longer configured would never expire: drop them.
 		var drop [][]byte
 		_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
@@ -177,8 +189,9 @@ func (s *Store) attach() error {
 			in.disk = d.num
 		}
 	}
-	if s.floor == 0 {
-		s.floor = w.done0
+	if !s.attached {
+		s.attached = true
+		s.prevLast = lastTick
 	}
 	s.newest = max(s.newest, w.done0)
 	s.m.series.Set(int64(len(s.cat.byKey)))
@@ -287,18 +300,25 @@ func (s *Store) commit(batch []*pendingFrame) error {
 				return err
 			}
 		}
+		meta := tx.Bucket(bucketMeta)
+		last := keyTime(meta.Get(keyLastTick))
 		for _, pf := range batch {
 			var err error
 			if pf.rewind {
 				err = s.rewindTx(tx, pf.t)
+				last = pf.t * 1e9
 			} else {
 				err = s.writeFrame(tx, pf)
+				last = max(last, pf.last)
 			}
 			if err != nil {
 				return err
 			}
 		}
-		if err := tx.Bucket(bucketMeta).Put(keyCommitted, be64(int64(batch[len(batch)-1].seq))); err != nil {
+		if err := meta.Put(keyLastTick, be64(last)); err != nil {
+			return err
+		}
+		if err := meta.Put(keyCommitted, be64(int64(batch[len(batch)-1].seq))); err != nil {
 			return err
 		}
 		s.m.fileBytes.Set(tx.Size())
