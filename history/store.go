@@ -64,12 +64,12 @@ type Store struct {
 	lastTick  int64 // newest snapshot time consumed, Unix nanoseconds
 
 	// Shared, under mu.
-	mu       sync.Mutex
-	cat      catalog
-	live     int // series seen by Consume
-	pending  []*pendingFrame
-	nextSeq  uint64
-	newest   int64 // end of the newest step written or pending; 0 when none
+	mu      sync.Mutex
+	cat     catalog
+	live    int // series seen by Consume
+	pending []*pendingFrame
+	nextSeq uint64
+	newest  int64 // end of the newest step written or pending; 0 when none
 	// prevLast is the newest tick an earlier process stored (Unix
 	// nanoseconds; 0 none), read when the file is first opened: a start
 	// before it is a clock that went back, a start after it a restart.
