@@ -383,6 +383,12 @@ func decodeHistogram(rd *reader, r *rollup) error {
 	if first < -4*maxSpanBuckets || first > 4*maxSpanBuckets || span > 4*maxSpanBuckets || span+1 < n {
 		return corrupt("keys %d+%d for %d buckets", first, span, n)
 	}
+	// Every bucket takes at least one bit of its count's code: a header
+	// claiming more buckets than the bytes left can hold is damage, found
+	// before allocating for it.
+	if n > 8*uint64(len(rd.b)) {
+		return corrupt("%d buckets in %d bytes", n, len(rd.b))
+	}
 	if cap(h.Buckets) < int(n) {
 		h.Buckets = make([]metric.Bucket, 0, n)
 	}

@@ -1,9 +1,11 @@
 package history
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -222,5 +224,34 @@ func TestRiceRoundTrip(t *testing.T) {
 				t.Fatalf("a truncated stream decoded")
 			}
 		}
+	}
+}
+
+// TestDecodeBoundsClaimedLengths: a damaged record that claims thousands
+// of buckets in a few bytes is refused before anything is allocated for
+// it.
+func TestDecodeBoundsClaimedLengths(t *testing.T) {
+	rec := []byte{byte(metric.KindHistogram)}
+	rec = binary.AppendUvarint(rec, 100) // count
+	rec = binary.AppendUvarint(rec, 0)   // zero count
+	rec = binary.AppendUvarint(rec, 0)   // flags: runs
+	rec = append(rec, 0)                 // four zero floats
+	rec = binary.AppendVarint(rec, 0)    // schema
+	rec = binary.AppendUvarint(rec, maxSpanBuckets)
+	rec = binary.AppendVarint(rec, 0)
+	rec = binary.AppendUvarint(rec, maxSpanBuckets)
+	rec = append(rec, 1, 1, 1, 1)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := 0; i < 100; i++ {
+		var r rollup
+		if err := decodeRecord(rec, 1, 1000, &r); err == nil {
+			t.Fatal("decoded")
+		}
+	}
+	runtime.ReadMemStats(&after)
+	// Only the errors: allocating the claimed buckets would take 100 × 256 KiB.
+	if b := after.TotalAlloc - before.TotalAlloc; b > 1<<20 {
+		t.Fatalf("%d bytes allocated decoding 100 records that claim %d buckets", b, maxSpanBuckets)
 	}
 }

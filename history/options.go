@@ -59,6 +59,17 @@ type Options struct {
 	// history: records stamped after the new time are deleted, as they
 	// came from a clock that was wrong. 0: 5 minutes.
 	RewindAfter time.Duration
+	// OnCorrupt is what Open does with a damaged file: CorruptFail (the
+	// default) returns an error wrapping ErrCorrupt and leaves the file
+	// as it is; CorruptMoveAside renames it aside and starts afresh.
+	OnCorrupt CorruptAction
+	// ReadOnly opens an existing history file read-only and serves it:
+	// nothing is written, new steps are kept in memory (up to MaxPending)
+	// and answered by queries, Flush returns ErrReadOnly. Open does the
+	// same by itself, and logs it, when the file exists but this process
+	// may not write it or its directory (a read-only volume, EACCES).
+	// Default false.
+	ReadOnly bool
 	// NoSync skips the fsync after each write. A process crash still
 	// loses nothing written; a power loss may lose recent minutes. For
 	// tests and benchmarks. Default false.

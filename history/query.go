@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -204,9 +205,10 @@ func (s *Store) Query(ctx context.Context, req QueryRequest) (QueryResult, error
 	// its last one come from the finer tiers, down to the finest and the
 	// frames still waiting for the disk, so the newest point is current.
 	type src struct {
-		t   int64
-		rec []byte
-		fr  frame
+		t    int64
+		tier int // -1 for a pending frame
+		rec  []byte
+		fr   frame
 	}
 	var srcs []src
 	q := &pointBuilder{stat: req.Stat, from: from, step: step}
@@ -219,7 +221,9 @@ func (s *Store) Query(ctx context.Context, req QueryRequest) (QueryResult, error
 			}
 			sc := &srcs[i]
 			if err := decodeRecord(sc.rec, sc.fr.ticks, sc.fr.ms, &r); err != nil {
-				s.m.corrupt.Inc()
+				if sc.tier >= 0 {
+					s.corruptFrame(sc.tier, sc.t, err)
+				}
 				continue
 			}
 			if r.kind != in.kind {
@@ -238,7 +242,7 @@ func (s *Store) Query(ctx context.Context, req QueryRequest) (QueryResult, error
 				continue
 			}
 			if rec, ok := p.record(local); ok {
-				srcs = append(srcs, src{t: p.t, rec: rec, fr: frame{ticks: p.ticks, ms: p.ms}})
+				srcs = append(srcs, src{t: p.t, tier: -1, rec: rec, fr: frame{ticks: p.ticks, ms: p.ms}})
 			}
 		}
 	}
@@ -255,7 +259,7 @@ func (s *Store) Query(ctx context.Context, req QueryRequest) (QueryResult, error
 		return res, nil
 	}
 	defer s.dbMu.RUnlock()
-	err := db.View(func(tx *bolt.Tx) error {
+	err := s.view(db, func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
 			return nil
@@ -276,15 +280,19 @@ func (s *Store) Query(ctx context.Context, req QueryRequest) (QueryResult, error
 				}
 				var f frame
 				if err := parseFrame(v, &f); err != nil {
-					s.m.corrupt.Inc()
+					s.corruptFrame(i, keyTime(k), err)
 					continue
 				}
 				if rec, ok := f.find(disk); ok {
-					srcs = append(srcs, src{t: keyTime(k), rec: rec, fr: f})
+					srcs = append(srcs, src{t: keyTime(k), tier: i, rec: rec, fr: f})
 				}
 			}
 		}
-		addPending(lo, uint64(max(keyTime(meta.Get(keyCommitted)), 0)))
+		committed := uint64(max(keyTime(meta.Get(keyCommitted)), 0))
+		if s.ro {
+			committed = 0 // a read-only Store writes nothing; the key is an earlier process's
+		}
+		addPending(lo, committed)
 		// Records point into the transaction's pages: use them inside it.
 		return emit()
 	})
@@ -293,6 +301,23 @@ func (s *Store) Query(ctx context.Context, req QueryRequest) (QueryResult, error
 	}
 	res.Points = q.points
 	return res, nil
+}
+
+// view runs fn in a read transaction; a panic in bbolt (a damaged page
+// the open-time walk did not reach) is an error wrapping ErrCorrupt,
+// logged once per Store.
+func (s *Store) view(db *bolt.DB, fn func(*bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("history: %s is damaged (%v): %w", s.path, v, ErrCorrupt)
+			if s.viewPanicked.CompareAndSwap(false, true) {
+				s.log.Error("vitals/history: a query read a damaged page of the history file; restore it from a backup or move it aside",
+					"path", s.path, "err", err)
+			}
+		}
+	}()
+	return db.View(fn)
 }
 
 // pickTier returns the coarsest tier that reaches back to from and whose

@@ -12,13 +12,12 @@ import (
 // request each starting at start, and closes it: one short-lived process.
 func runOnce(t *testing.T, dir string, start time.Time, n int, log *slog.Logger) {
 	t.Helper()
-	st := openStore(t, dir, func(o *Options) {
+	r := newRig(start)
+	st := openStore(t, r.mon, dir, func(o *Options) {
 		if log != nil {
 			o.Logger = log
 		}
 	})
-	r := newRig(start)
-	r.mon.AddConsumer(st)
 	for i := 0; i < n; i++ {
 		r.tick(time.Second, 0.01, 1)
 	}
@@ -48,7 +47,7 @@ func TestRestartsWithinOneMinute(t *testing.T) {
 		t.Fatalf("a restart was taken for a clock step back:\n%s", logs.String())
 	}
 	// A query reads the merged minute.
-	st := openStore(t, dir, nil)
+	st := openStore(t, nil, dir, nil)
 	defer st.Close()
 	res := query(t, st, "test_requests_total", StatCount, t0, t0.Add(time.Hour), time.Minute)
 	if len(res.Points) != 1 || res.Points[0].V != 40 || !res.Points[0].T.Equal(t0) {

@@ -75,6 +75,7 @@ type Store struct {
 	// before it is a clock that went back, a start after it a restart.
 	prevLast int64
 	attached bool // the file has been opened once
+	ro       bool // opened read-only; set by Open, then constant
 	lastErr  error
 	started  uint64 // writer passes started
 	finished uint64 // writer passes finished
@@ -89,6 +90,10 @@ type Store struct {
 	stopOnce sync.Once
 	w        writerState
 	fault    atomic.Pointer[func() error] // tests: fails commits
+
+	viewPanicked atomic.Bool
+	corruptMu    sync.Mutex
+	corruptSeen  map[[2]int64]struct{} // damaged frames counted: tier, step start
 
 	m selfMetrics
 }
@@ -188,11 +193,12 @@ func Open(m *vitals.Monitor, opts *Options) (*Store, error) {
 		reg = m.Registry()
 	}
 	s.m = newSelfMetrics(reg)
-	if err := s.attach(); err != nil {
-		if fatalOpenError(err) {
-			return nil, fmt.Errorf("history: open %s: %w", s.path, err)
-		}
-		s.writeFailed(err)
+	s.ro = o.ReadOnly
+	if err := s.openFirst(); err != nil {
+		return nil, err
+	}
+	if s.ro {
+		s.m.writable.Set(0)
 	}
 	go s.run()
 	s.unhook = func() {}
@@ -428,6 +434,9 @@ func (s *Store) enqueue(pf *pendingFrame) {
 // write attempt that started after the call fails (returning its error),
 // or ctx ends. It does not end the open step; Close does.
 func (s *Store) Flush(ctx context.Context) error {
+	if s.ro {
+		return fmt.Errorf("history: %s: %w", s.path, ErrReadOnly)
+	}
 	s.mu.Lock()
 	if len(s.pending) == 0 {
 		s.mu.Unlock()
@@ -483,6 +492,10 @@ func (s *Store) Close() error {
 	<-s.done
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if n := len(s.pending); n > 0 && s.ro {
+		s.log.Info("vitals/history: closed a read-only history; the steps kept in memory were not saved", "path", s.path, "steps", n)
+		return nil
+	}
 	if n := len(s.pending); n > 0 {
 		return fmt.Errorf("history: %d steps not written to %s: %w", n, s.path, s.lastErr)
 	}
@@ -499,7 +512,7 @@ func (s *Store) WriteTo(w io.Writer) (int64, error) {
 		return 0, fmt.Errorf("history: %s is not open: %w", s.path, s.lastWriteError())
 	}
 	var n int64
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(s.db, func(tx *bolt.Tx) error {
 		var err error
 		n, err = tx.WriteTo(w)
 		return err
@@ -553,7 +566,8 @@ func (s *Store) Lookup(key string) (SeriesInfo, bool) {
 // Status is the Store's state, for health checks and dashboards.
 type Status struct {
 	Path        string
-	Writable    bool      // the last write attempt succeeded
+	ReadOnly    bool      // opened read-only (Options.ReadOnly, or the file could not be written)
+	Writable    bool      // the last write attempt succeeded; false when ReadOnly
 	LastError   string    // of the last failed attempt; "" when writable
 	Pending     int       // finished steps waiting for the disk
 	Newest      time.Time // end of the newest step stored or pending
@@ -567,7 +581,7 @@ type Status struct {
 func (s *Store) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{Path: s.path, Writable: s.lastErr == nil, Pending: len(s.pending), Series: len(s.cat.byKey),
+	st := Status{Path: s.path, ReadOnly: s.ro, Writable: s.lastErr == nil && !s.ro, Pending: len(s.pending), Series: len(s.cat.byKey),
 		FileBytes: s.m.fileBytes.Value(), Dropped: s.m.dropped.Value(), WriteErrors: s.m.writeErrors.Value()}
 	if s.lastErr != nil {
 		st.LastError = s.lastErr.Error()
@@ -583,6 +597,7 @@ type selfMetrics struct {
 	dropped       *metric.Counter
 	seriesDropped *metric.Counter
 	corrupt       *metric.Counter
+	corruptSeries *metric.Counter
 	expired       *metric.Counter
 	commits       *metric.Counter
 	commitTime    *metric.Histogram
@@ -604,7 +619,9 @@ func newSelfMetrics(r *metric.Registry) selfMetrics {
 		seriesDropped: r.Counter(metric.Opts{Name: "vitals_history_series_dropped_total",
 			Help: "Series left out of the history because the store was at MaxSeries."}),
 		corrupt: r.Counter(metric.Opts{Name: "vitals_history_corrupt_frames_total",
-			Help: "Stored frames that failed their checksum or did not decode; they are skipped."}),
+			Help: "Stored frames found damaged (failed their checksum or did not decode), each counted once; they are skipped."}),
+		corruptSeries: r.Counter(metric.Opts{Name: "vitals_history_corrupt_series_total",
+			Help: "Damaged series definitions found when the history file was opened; those series' history is skipped."}),
 		expired: r.Counter(metric.Opts{Name: "vitals_history_expired_frames_total",
 			Help: "Frames deleted because they were older than their tier's retention."}),
 		commits: r.Counter(metric.Opts{Name: "vitals_history_commits_total",

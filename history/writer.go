@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/bizra/vitals/metric"
 )
@@ -26,6 +26,9 @@ var (
 	// the next process tells a restart (it starts later) from a clock
 	// that went back (it starts earlier).
 	keyLastTick = []byte("last-tick")
+	// keySeriesMax holds the highest series number ever given, so that a
+	// damaged definition's number is never given again.
+	keySeriesMax = []byte("series-max")
 )
 
 const fileFormat = 1
@@ -43,15 +46,7 @@ func keyTime(k []byte) int64 {
 }
 
 // ErrFormat is returned by Open for a file written by a newer version.
-var ErrFormat = errors.New("history: unsupported file format")
-
-// fatalOpenError tells errors that retrying cannot fix (another process
-// holds the file, it is not a history file) from an unusable directory.
-func fatalOpenError(err error) bool {
-	return errors.Is(err, berrors.ErrTimeout) || errors.Is(err, berrors.ErrInvalid) ||
-		errors.Is(err, berrors.ErrVersionMismatch) || errors.Is(err, berrors.ErrChecksum) ||
-		errors.Is(err, ErrFormat) || errors.Is(err, errCorrupt)
-}
+var ErrFormat = errors.New("unsupported history file format")
 
 // writerState belongs to the writer goroutine (and to Open before it
 // starts).
@@ -66,26 +61,27 @@ type writerState struct {
 	fr        frame
 }
 
-// attach opens the file and loads the catalog and watermarks.
-func (s *Store) attach() error {
-	if err := os.MkdirAll(s.opts.Dir, 0o755); err != nil {
-		return err
+// attach opens the file and loads the catalog and watermarks. Read-only,
+// it changes nothing in the file.
+func (s *Store) attach() (err error) {
+	if !s.ro {
+		if err := os.MkdirAll(s.opts.Dir, 0o700); err != nil {
+			return err
+		}
 	}
-	db, err := bolt.Open(s.path, 0o644, &bolt.Options{
-		Timeout:      time.Second,
-		NoSync:       s.opts.NoSync,
-		FreelistType: bolt.FreelistMapType,
-		// Frames are values of 20–50 KB, stored on runs of pages: half a
-		// page is lost per frame on average. 2 KiB pages rather than the
-		// OS's 4 KiB made the 90-day file 3% smaller
-		// (BenchmarkHistory90Days: 192 MB against 198 MB). It applies to
-		// new files only.
-		PageSize: 2048,
-		OpenFile: s.opts.openFile,
-	})
+	db, err := s.openDB(s.ro)
 	if err != nil {
 		return err
 	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if v := recover(); v != nil {
+			err = recovered(v)
+		}
+		if err != nil {
+			db.Close()
+		}
+	}()
 	// Grow the file 1 MiB at a time rather than bbolt's 16: the file
 	// tracks what it holds (one more fsync per megabyte written).
 	db.AllocSize = 1 << 20
@@ -98,61 +94,114 @@ func (s *Store) attach() error {
 		d   diskDef
 	}
 	var defs []def
-	var lastTick int64
-	err = db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
-			return err
-		}
-		if v := meta.Get(keyFormat); v == nil {
-			if err := meta.Put(keyFormat, be64(fileFormat)); err != nil {
+	var bad []string // keys of damaged definitions
+	var lastTick, seriesMax int64
+	fnd := found{steps: make([]int, len(s.steps))}
+	load := func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil && !s.ro {
+			if meta, err = tx.CreateBucket(bucketMeta); err != nil {
 				return err
 			}
-		} else if keyTime(v) != fileFormat {
-			return fmt.Errorf("%w %d (this version reads %d)", ErrFormat, keyTime(v), fileFormat)
 		}
-		// Numbering is per process: a previous process's value means
-		// nothing to this one's pending frames.
-		if err := meta.Put(keyCommitted, be64(int64(w.committed))); err != nil {
-			return err
-		}
-		ser, err := tx.CreateBucketIfNotExists(bucketSeries)
-		if err != nil {
-			return err
-		}
-		if err := ser.ForEach(func(k, v []byte) error {
-			d, err := decodeDef(v)
-			if err != nil {
-				return fmt.Errorf("series %q: %w", k, err)
+		if meta != nil {
+			if v := meta.Get(keyFormat); v == nil {
+				if !s.ro {
+					if err := meta.Put(keyFormat, be64(fileFormat)); err != nil {
+						return err
+					}
+				}
+			} else if keyTime(v) != fileFormat {
+				return fmt.Errorf("%w %d (this version reads %d)", ErrFormat, keyTime(v), fileFormat)
 			}
-			defs = append(defs, def{string(k), d.num, d})
-			return nil
-		}); err != nil {
-			return err
+			if !s.ro {
+				// Numbering is per process: a previous process's value
+				// means nothing to this one's pending frames.
+				if err := meta.Put(keyCommitted, be64(int64(w.committed))); err != nil {
+					return err
+				}
+			}
 		}
+		get := func(k []byte) []byte {
+			if meta == nil {
+				return nil
+			}
+			return meta.Get(k)
+		}
+		ser := tx.Bucket(bucketSeries)
+		if ser == nil && !s.ro {
+			if ser, err = tx.CreateBucket(bucketSeries); err != nil {
+				return err
+			}
+		}
+		if ser != nil {
+			if err := ser.ForEach(func(k, v []byte) error {
+				d, err := decodeDef(v)
+				if err != nil {
+					// One damaged definition costs its series, not the
+					// history: skipped, counted, logged once.
+					bad = append(bad, string(k))
+					return nil
+				}
+				defs = append(defs, def{string(k), d.num, d})
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		fnd.series = len(defs)
 		keep := map[string]bool{}
 		for i, step := range s.steps {
 			name := tierBucket(step)
 			keep[string(name)] = true
-			b, err := tx.CreateBucketIfNotExists(name)
-			if err != nil {
-				return err
+			b := tx.Bucket(name)
+			if b == nil && !s.ro {
+				if b, err = tx.CreateBucket(name); err != nil {
+					return err
+				}
+			}
+			if b == nil {
+				continue
 			}
 			b.FillPercent = 1 // keys only ever append
+			// Walking the keys reads every leaf page once (the frames'
+			// overflow pages are not read): a damaged page fails here, at
+			// open, rather than in a query, and the walk gives the start-up
+			// log its numbers. About 5,600 keys at the defaults.
+			c := b.Cursor()
+			for k, _ := c.First(); k != nil; k, _ = c.Next() {
+				t := keyTime(k)
+				if fnd.steps[i] == 0 || t < fnd.oldest {
+					fnd.oldest = t
+				}
+				fnd.newest = max(fnd.newest, t)
+				fnd.steps[i]++
+			}
 			if i == 0 {
-				if k, _ := b.Cursor().Last(); k != nil {
+				if k, _ := c.Last(); k != nil {
 					w.done0 = keyTime(k) + step
 				}
-			} else if v := meta.Get(builtKey(step)); v != nil {
+			} else if v := get(builtKey(step)); v != nil {
 				w.built[i] = keyTime(v)
 			}
 		}
-		if v := meta.Get(keyLastTick); v != nil {
+		if v := get(keyLastTick); v != nil {
 			lastTick = keyTime(v)
 		} else if w.done0 > 0 {
 			// A file from before the key: its newest step began before
 			// the last tick.
 			lastTick = (w.done0 - s.step0) * 1e9
+		}
+		if v := get(keySeriesMax); v != nil {
+			seriesMax = keyTime(v)
+		} else if len(bad) > 0 {
+			// A file from before the key with damaged definitions: their
+			// numbers are unknown, so new series start well past the
+			// known ones rather than inherit a lost series' records.
+			seriesMax = -1
+		}
+		if s.ro {
+			return nil
 		}
 		// Tiers no longer configured would never expire: drop them.
 		var drop [][]byte
@@ -169,11 +218,16 @@ func (s *Store) attach() error {
 			}
 		}
 		return nil
-	})
+	}
+	if s.ro {
+		err = db.View(load)
+	} else {
+		err = db.Update(load)
+	}
 	if err != nil {
-		db.Close()
 		return err
 	}
+	first := !s.attached
 	s.mu.Lock()
 	for _, in := range s.cat.list {
 		in.disk = 0
@@ -189,13 +243,27 @@ func (s *Store) attach() error {
 			in.disk = d.num
 		}
 	}
-	if !s.attached {
+	switch {
+	case seriesMax < 0:
+		s.cat.maxDisk += 1 << 16
+	case seriesMax <= 1<<31:
+		s.cat.maxDisk = max(s.cat.maxDisk, uint32(seriesMax))
+	}
+	if first {
 		s.attached = true
 		s.prevLast = lastTick
 	}
 	s.newest = max(s.newest, w.done0)
 	s.m.series.Set(int64(len(s.cat.byKey)))
 	s.mu.Unlock()
+	if first {
+		for _, k := range bad {
+			s.m.corruptSeries.Inc()
+			s.log.Error("vitals/history: skipping a damaged series definition; that series' stored history is unreadable, the others are not",
+				"path", s.path, "series", truncate(k, 200))
+		}
+		s.logFound(fnd)
+	}
 	s.dbMu.Lock()
 	s.db = db
 	s.dbMu.Unlock()
@@ -234,6 +302,17 @@ func (s *Store) run() {
 
 // pass writes everything pending in one transaction.
 func (s *Store) pass() {
+	if s.ro {
+		// Nothing is written; frames wait in memory (up to MaxPending)
+		// for queries.
+		s.mu.Lock()
+		s.started++
+		s.finished++
+		close(s.passDone)
+		s.passDone = make(chan struct{})
+		s.mu.Unlock()
+		return
+	}
 	s.mu.Lock()
 	batch := append([]*pendingFrame(nil), s.pending...)
 	s.started++
@@ -294,7 +373,7 @@ func (s *Store) commit(batch []*pendingFrame) error {
 		return nil
 	}
 	t0 := time.Now()
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		if f := s.fault.Load(); f != nil {
 			if err := (*f)(); err != nil {
 				return err
@@ -357,6 +436,11 @@ func (s *Store) writeFrame(tx *bolt.Tx, pf *pendingFrame) error {
 			return err
 		}
 	}
+	if len(fresh) > 0 {
+		if err := tx.Bucket(bucketMeta).Put(keySeriesMax, be64(int64(fresh[len(fresh)-1].disk))); err != nil {
+			return err
+		}
+	}
 	newFrame := w.fw.appendTo(nil, pf.ticks, pf.ms)
 
 	b0 := tx.Bucket(tierBucket(s.step0))
@@ -364,7 +448,7 @@ func (s *Store) writeFrame(tx *bolt.Tx, pf *pendingFrame) error {
 	late := pf.t < w.done0
 	stored := newFrame
 	if old := b0.Get(key); old != nil {
-		merged, err := s.mergeFrames(old, newFrame)
+		merged, err := s.mergeFrames(old, newFrame, 0, pf.t)
 		if err != nil {
 			return err
 		}
@@ -385,7 +469,7 @@ func (s *Store) writeFrame(tx *bolt.Tx, pf *pendingFrame) error {
 			bj := tx.Bucket(tierBucket(s.steps[j]))
 			kj := be64(start)
 			if old := bj.Get(kj); old != nil {
-				merged, err := s.mergeFrames(old, newFrame)
+				merged, err := s.mergeFrames(old, newFrame, j, start)
 				if err != nil {
 					return err
 				}
@@ -429,7 +513,7 @@ func (s *Store) buildTx(tx *bolt.Tx) error {
 			if start+step > limit {
 				break
 			}
-			if err := s.buildStep(src, dst, start, step); err != nil {
+			if err := s.buildStep(src, dst, j-1, start, step); err != nil {
 				return err
 			}
 			w.built[j] = start + step
@@ -444,13 +528,13 @@ func (s *Store) buildTx(tx *bolt.Tx) error {
 }
 
 // buildStep merges the finer frames in [start, start+step) into one.
-func (s *Store) buildStep(src *bolt.Cursor, dst *bolt.Bucket, start, step int64) error {
+func (s *Store) buildStep(src *bolt.Cursor, dst *bolt.Bucket, tierOf int, start, step int64) error {
 	w := &s.w
 	w.accs = make(map[uint32]*rollup, len(w.accs))
 	var ticks, ms uint64
 	for k, v := src.Seek(be64(start)); k != nil && keyTime(k) < start+step; k, v = src.Next() {
 		if err := parseFrame(v, &w.fr); err != nil {
-			s.corruptFrame(k, err)
+			s.corruptFrame(tierOf, keyTime(k), err)
 			continue
 		}
 		ticks += w.fr.ticks
@@ -458,7 +542,7 @@ func (s *Store) buildStep(src *bolt.Cursor, dst *bolt.Bucket, start, step int64)
 		f := &w.fr
 		_ = f.each(func(num uint32, rec []byte) error {
 			if err := decodeRecord(rec, f.ticks, f.ms, &w.tmp); err != nil {
-				s.corruptFrame(k, err)
+				s.corruptFrame(tierOf, keyTime(k), err)
 				return nil
 			}
 			a := w.accs[num]
@@ -494,13 +578,13 @@ func (s *Store) buildStep(src *bolt.Cursor, dst *bolt.Bucket, start, step int64)
 // mergeFrames returns a frame holding both frames' records, merged per
 // series. A stored frame that does not decode is replaced (counted as
 // corrupt): it was unreadable already.
-func (s *Store) mergeFrames(old, add []byte) ([]byte, error) {
+func (s *Store) mergeFrames(old, add []byte, j int, t int64) ([]byte, error) {
 	var fa, fb frame
 	if err := parseFrame(add, &fb); err != nil {
 		return nil, err
 	}
 	if err := parseFrame(old, &fa); err != nil {
-		s.corruptFrame(nil, err)
+		s.corruptFrame(j, t, err)
 		return add, nil
 	}
 	accs := map[uint32]*rollup{}
@@ -525,7 +609,7 @@ func (s *Store) mergeFrames(old, add []byte) ([]byte, error) {
 		})
 	}
 	if err := collect(&fa); err != nil {
-		s.corruptFrame(nil, err)
+		s.corruptFrame(j, t, err)
 		return add, nil
 	}
 	if err := collect(&fb); err != nil {
@@ -597,9 +681,43 @@ func (s *Store) rewindTx(tx *bolt.Tx, t int64) error {
 	return nil
 }
 
-func (s *Store) corruptFrame(k []byte, err error) {
+// update runs fn in a write transaction; a panic in bbolt (a damaged
+// page) is an error (bbolt rolls the transaction back).
+func (s *Store) update(fn func(*bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if v := recover(); v != nil {
+			err = recovered(v)
+		}
+	}()
+	return s.db.Update(fn)
+}
+
+// maxCorruptSeen bounds the damaged frames remembered (to count and log
+// each once); past it, further ones are skipped silently.
+const maxCorruptSeen = 4096
+
+// corruptFrame counts and logs a damaged frame of tier j at t, once per
+// frame however many queries read it.
+func (s *Store) corruptFrame(j int, t int64, err error) {
+	s.corruptMu.Lock()
+	id := [2]int64{int64(j), t}
+	_, seen := s.corruptSeen[id]
+	if !seen && len(s.corruptSeen) < maxCorruptSeen {
+		if s.corruptSeen == nil {
+			s.corruptSeen = map[[2]int64]struct{}{}
+		}
+		s.corruptSeen[id] = struct{}{}
+	} else {
+		seen = true
+	}
+	s.corruptMu.Unlock()
+	if seen {
+		return
+	}
 	s.m.corrupt.Inc()
-	s.log.Error("vitals/history: skipping a frame that does not decode", "path", s.path, "at", keyTime(k), "err", err)
+	s.log.Error("vitals/history: skipping a frame that does not decode", "path", s.path,
+		"tier", shortDur(s.tiers[j].Step), "at", time.Unix(t, 0).UTC().Format(time.RFC3339), "err", err)
 }
 
 // diskDef is a series' definition in the file.

@@ -79,6 +79,9 @@ type Config struct {
 	// DrainDelay is how long readiness fails before the servers stop, on
 	// SIGTERM or when Duration ends; 0 (or less) stops at once.
 	DrainDelay time.Duration
+	// HistoryOnCorrupt is what to do with a damaged history file
+	// (history.Options.OnCorrupt): fail (the default) or move it aside.
+	HistoryOnCorrupt history.CorruptAction
 
 	// Listener and AdminListener, when set, are used instead of listening
 	// on Addr and AdminAddr (tests).
@@ -160,12 +163,12 @@ func Run(ctx context.Context, cfg Config) error {
 
 	// Rolling windows and 90-day history, fed by the collector's snapshots.
 	agg := aggregate.New(m, nil)
-	hist, err := history.Open(m, &history.Options{Dir: cfg.DataDir, Logger: log})
+	hist, err := history.Open(m, &history.Options{Dir: cfg.DataDir, Logger: log, OnCorrupt: cfg.HistoryOnCorrupt})
 	if err != nil {
-		// Another process holds the history file, or it is not one. An
-		// unwritable directory is not an error: the store runs in memory,
-		// logs once and retries. history's errors name the file and what
-		// to do; they are passed on unchanged.
+		// Another process holds the history file, or it is damaged; the
+		// error names the file and what to do. An unwritable directory
+		// is not an error: the store runs in memory, logs once and
+		// retries; a read-only one is served read-only.
 		return err
 	}
 	// Deferred before m.Stop (below), so it runs after it: the last ticks

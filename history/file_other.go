@@ -1,0 +1,5 @@
+//go:build !unix
+
+package history
+
+const noFollow = 0
