@@ -52,6 +52,10 @@ var packageMap = map[string]layer{
 	"dbpool/pgxpoolmon":    {vitals: []string{"dbpool", ".", "metric"}, external: []string{"github.com/jackc/pgx/v5"}},
 	"breaker/gobreakermon": {vitals: []string{"breaker", ".", "metric"}, external: []string{"github.com/sony/gobreaker/v2"}},
 
+	// Live streaming: WebSocket and SSE.
+	"stream":        {vitals: []string{".", "metric", "health", "internal/httpx"}, external: []string{"github.com/coder/websocket"}},
+	"stream/client": {external: []string{"github.com/coder/websocket"}},
+
 	// The command and its demo.
 	"cmd/vitals":                   {vitals: []string{"cmd/vitals/internal/demo"}},
 	"cmd/vitals/internal/demo":     {any: true},
