@@ -1,30 +1,33 @@
 package metric
 
-import "sync/atomic"
+import (
+	"math"
+	"sync/atomic"
+)
 
-// maxCounterShards bounds a counter's memory on machines with many cores:
-// 64 shards x 128 bytes = 8 KiB. Ps beyond that add to one shared word
-// with an atomic add: contention, never a lost count.
-const maxCounterShards = 64
-
-type counterShard struct {
+type counterCell struct {
 	v atomic.Uint64
 	_ [128 - 8]byte
 }
 
-// Counter is a monotonically increasing count, striped over per-P shards so
-// that goroutines on different cores never write the same cache line.
+// Counter is a monotonically increasing count. It is striped (stripe.go):
+// each of up to four Ps that add to it gets a private, padded word, so
+// goroutines on different cores never write the same cache line, and an
+// add is a plain load and store. Memory stays under 1 KB however many Ps
+// there are.
 //
-// The zero value is ready to use (unsharded until it is registered);
-// counters from a Registry are sharded. Inc and Add never allocate.
+// A counter saturates at the top of uint64 (18446744073709551615) instead
+// of wrapping to 0, which Prometheus would read as a reset.
+//
+// The zero value is ready to use. Inc and Add never allocate once each P
+// has added once.
 type Counter struct {
-	shards []counterShard // shards[1+pid] belongs to P pid; shards[0] is padding
-	single atomic.Uint64  // the zero value's only word, and Ps past the shards
+	owners atomic.Uint64                           // stripe owners, see ownedStripe
+	cells  atomic.Pointer[[maxStripes]counterCell] // nil until a P claims a stripe
+	shared atomic.Uint64                           // Ps past the stripes; builds without procPin
 }
 
-func newCounter() *Counter {
-	return &Counter{shards: make([]counterShard, shardCount(maxCounterShards)+1)}
-}
+func newCounter() *Counter { return new(Counter) }
 
 // Inc adds one.
 func (c *Counter) Inc() { c.Add(1) }
@@ -32,23 +35,67 @@ func (c *Counter) Inc() { c.Add(1) }
 // Add adds n.
 func (c *Counter) Add(n uint64) {
 	pid := procPin()
-	if pid+1 < len(c.shards) {
-		// Single writer: only goroutines pinned to P pid touch this shard.
-		plainAdd(&c.shards[1+pid].v, n)
+	if k := ownedStripe(c.owners.Load(), pid); k >= 0 {
+		// Single writer: only goroutines pinned to P pid write stripe k.
+		plainAdd(&c.cells.Load()[k].v, n)
 		procUnpin()
 		return
 	}
 	procUnpin()
-	c.single.Add(n)
+	c.addSlow(n)
 }
 
-// Value returns the current count. It sums the shards, so a value read
+// addSlow claims a stripe for the caller's P when one is free, and
+// otherwise adds to the shared word.
+func (c *Counter) addSlow(n uint64) {
+	if pinned && c.cells.Load() == nil {
+		c.cells.CompareAndSwap(nil, new([maxStripes]counterCell))
+	}
+	pid := procPin()
+	if canClaim(pid) {
+		for {
+			o := c.owners.Load()
+			if k := ownedStripe(o, pid); k >= 0 {
+				plainAdd(&c.cells.Load()[k].v, n)
+				procUnpin()
+				return
+			}
+			k := freeStripe(o)
+			if k < 0 {
+				break
+			}
+			if c.owners.CompareAndSwap(o, o|uint64(pid+1)<<(8*k)) {
+				plainAdd(&c.cells.Load()[k].v, n)
+				procUnpin()
+				return
+			}
+		}
+	}
+	procUnpin()
+	for {
+		old := c.shared.Load()
+		x := old + n
+		if x < n {
+			x = math.MaxUint64
+		}
+		if c.shared.CompareAndSwap(old, x) {
+			return
+		}
+	}
+}
+
+// Value returns the current count. It sums the stripes, so a value read
 // while other goroutines add is some count between the start and the end
 // of the call.
 func (c *Counter) Value() uint64 {
-	v := c.single.Load()
-	for i := 1; i < len(c.shards); i++ {
-		v += c.shards[i].v.Load()
+	v := c.shared.Load()
+	if cells := c.cells.Load(); cells != nil {
+		for i := range cells {
+			x := cells[i].v.Load()
+			if v += x; v < x {
+				return math.MaxUint64
+			}
+		}
 	}
 	return v
 }

@@ -27,7 +27,7 @@ func TestCounterConcurrentExact(t *testing.T) {
 		wg.Wait()
 	}
 	run()
-	prev := runtime.GOMAXPROCS(len(c.shards) + 3) // Ps past the shard table use the shared word
+	prev := runtime.GOMAXPROCS(maxStripes + 5) // Ps past the stripes use the shared word
 	run()
 	runtime.GOMAXPROCS(prev)
 	if got := c.Value(); got != 2*16*10000 {
@@ -64,9 +64,9 @@ func TestGauges(t *testing.T) {
 	}
 }
 
-func TestHistogramMoreProcsThanShards(t *testing.T) {
+func TestHistogramMoreProcsThanStripes(t *testing.T) {
 	h := NewRegistry().Histogram(Opts{Name: "h_seconds", Help: "h"})
-	prev := runtime.GOMAXPROCS(len(h.shards) + 3)
+	prev := runtime.GOMAXPROCS(maxStripes + 5)
 	defer runtime.GOMAXPROCS(prev)
 	var wg sync.WaitGroup
 	for g := 0; g < 16; g++ {

@@ -154,8 +154,8 @@ func (f *Family) Overflowed() uint64 { return f.overflow.Load() }
 
 // Rejected returns the observations rejected for reason across the
 // family's histograms, deleted series included.
-func (f *Family) Rejected(reason int) uint64 {
-	if reason < 0 || reason >= numRejectReasons {
+func (f *Family) Rejected(reason RejectReason) uint64 {
+	if reason >= numRejectReasons {
 		return 0
 	}
 	n := f.rejected[reason].Load()
@@ -270,7 +270,7 @@ func (f *Family) delete(values []string) bool {
 	delete(f.index, string(key))
 	if s.Histogram != nil {
 		for r := range f.rejected {
-			f.rejected[r].Add(s.Histogram.Rejected(r))
+			f.rejected[r].Add(s.Histogram.Rejected(RejectReason(r)))
 		}
 	}
 	old := f.Series()

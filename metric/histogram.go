@@ -8,81 +8,87 @@ import (
 	"time"
 )
 
-// maxHistogramShards bounds the shard pointer table. Shards themselves are
-// allocated on a P's first observation, so idle Ps cost 8 bytes each.
-const maxHistogramShards = 256
+// RejectReason says why an observation was not recorded: the reason label
+// of vitals_rejected_observations_total.
+type RejectReason uint8
 
-// Reasons an observation is rejected, the values of the reason label of
-// vitals_rejected_observations_total.
+// The reasons an observation is rejected.
 const (
-	RejectNaN = iota
-	RejectInf
-	RejectNegative
+	RejectNaN      RejectReason = iota // the value was NaN
+	RejectInf                          // the value was +Inf or -Inf
+	RejectNegative                     // the value (or duration) was negative
 	numRejectReasons
 )
 
 var rejectReasonNames = [numRejectReasons]string{"nan", "inf", "negative"}
 
-type bucketChunk struct {
-	_ [64]byte
-	c [chunkSize]atomic.Uint64
-	_ [64]byte
+// String returns the reason's label value: "nan", "inf" or "negative".
+func (r RejectReason) String() string {
+	if r < numRejectReasons {
+		return rejectReasonNames[r]
+	}
+	return "unknown"
 }
 
-// histShard is the part of a histogram one P writes. Bucket chunks (64
-// buckets, one power of two) are allocated on first use, so a histogram's
-// memory follows the range its values actually span.
-type histShard struct {
-	_       cacheLinePad
+// histStripe is the part of a histogram one P writes, with plain stores
+// (stripe.go). 128 bytes, a size class aligned to 128, so the words every
+// observation writes share no cache line with another stripe.
+type histStripe struct {
 	zero    atomic.Uint64
 	sumBits atomic.Uint64
 	minBits atomic.Uint64
 	maxBits atomic.Uint64
-	classic []atomic.Uint64               // per classic bucket, not cumulative; nil when derived
-	used    [numChunks / 64]atomic.Uint64 // bitmap of allocated chunks: Read skips the rest
-	chunks  [numChunks]atomic.Pointer[bucketChunk]
+	tab     atomic.Pointer[chunkTab[chunk32]]
+	classic []atomic.Uint64 // per classic bucket, not cumulative; nil when derived
+	_       [128 - 5*8 - 24]byte
 }
 
-// installChunk allocates chunk ci if it is missing and marks it used.
-func (s *histShard) installChunk(ci int) *bucketChunk {
-	if c := s.chunks[ci].Load(); c != nil {
-		return c
-	}
-	if s.chunks[ci].CompareAndSwap(nil, new(bucketChunk)) {
-		s.used[ci/64].Or(1 << (ci % 64))
-	}
-	return s.chunks[ci].Load()
+// histShared takes the observations of Ps without a stripe, of stripe
+// buckets that are full, and of values above 2^64, with atomic
+// read-modify-write.
+type histShared struct {
+	zero    atomic.Uint64
+	sumBits atomic.Uint64
+	minBits atomic.Uint64
+	maxBits atomic.Uint64
+	above   atomic.Uint64 // values above 2^64 (also counted in the last bucket)
+	tab     atomic.Pointer[chunkTab[chunk64]]
+	classic []atomic.Uint64
 }
 
 var posInfBits = math.Float64bits(math.Inf(1))
 
-func newHistShard(nClassic int) *histShard {
-	s := &histShard{}
-	s.minBits.Store(posInfBits)
-	if nClassic > 0 {
-		s.classic = make([]atomic.Uint64, nClassic+1)
+// newClassic allocates per-bucket classic counters, rounded up to whole
+// 128-byte blocks so that two stripes' counters never share a line.
+func newClassic(nClassic int) []atomic.Uint64 {
+	if nClassic == 0 {
+		return nil
 	}
-	return s
+	n := (nClassic + 1 + 15) &^ 15
+	return make([]atomic.Uint64, n)[:nClassic+1]
 }
 
 // Histogram counts observations of a non-negative quantity (a latency in
 // seconds, a size in bytes) in exponential buckets, and keeps their exact
 // count, sum, min and max. Quantiles read from it are within 1% of the exact
-// ones (see Schema). Observe never allocates in steady state, never locks,
-// and goroutines on different cores never write the same cache line.
+// ones (see Schema). Observe never allocates in steady state and never
+// locks. It is striped like Counter (stripe.go): up to four Ps each get a
+// private stripe, so goroutines on different cores never write the same
+// cache line; further Ps share one set of atomic words. A histogram of
+// latencies stays under 16 KB however many Ps observe it.
 //
 // NaN, infinities and negative values are not recorded: they are counted in
 // vitals_rejected_observations_total{reason="nan"|"inf"|"negative"} and
 // change nothing else.
 //
-// The zero value is ready to use with DefaultBuckets as classic buckets; it
-// is not sharded, so prefer histograms from a Registry on hot paths.
+// The zero value is ready to use with DefaultBuckets as classic buckets.
 type Histogram struct {
-	shards  []atomic.Pointer[histShard]
-	shared  atomic.Pointer[histShard] // written with read-modify-write atomics
-	bounds  []float64                 // classic bucket upper bounds
-	derived bool                      // classic counts come from native buckets
-	custom  bool                      // bounds set (else DefaultBuckets)
+	owners  atomic.Uint64 // stripe owners, see ownedStripe
+	stripes [maxStripes]atomic.Pointer[histStripe]
+	shared  atomic.Pointer[histShared]
+	bounds  []float64 // classic bucket upper bounds
+	derived bool      // classic counts come from native buckets
+	custom  bool      // bounds set (else DefaultBuckets)
 
 	rejected [numRejectReasons]atomic.Uint64
 }
@@ -97,10 +103,10 @@ type HistogramOpts struct {
 	Buckets []float64
 }
 
-// NewHistogram returns an unregistered, sharded histogram. Most code gets
+// NewHistogram returns an unregistered histogram. Most code gets
 // histograms from a Registry instead, which also exports them.
 func NewHistogram(opts *HistogramOpts) *Histogram {
-	h := &Histogram{shards: make([]atomic.Pointer[histShard], shardCount(maxHistogramShards))}
+	h := &Histogram{}
 	if opts != nil && opts.Buckets != nil {
 		h.setBounds(opts.Buckets)
 	}
@@ -137,72 +143,157 @@ func (h *Histogram) nClassic() int {
 	return len(h.bounds)
 }
 
+// maxNative is the upper bound of the last native bucket. Larger values
+// are counted in that bucket too (Sum and Max stay exact), and apart, so
+// that a classic bound of exactly 2^64 does not count them.
+const maxNative = 0x1p64
+
 // Observe records v.
 func (h *Histogram) Observe(v float64) {
-	if !(v >= 0 && v <= math.MaxFloat64) {
-		h.reject(v)
+	if !(v >= 0 && v <= maxNative) {
+		h.observeOdd(v)
 		return
 	}
 	idx := bucketIndex(v)
 	pid := procPin()
-	if pid < len(h.shards) {
-		if s := h.shards[pid].Load(); s != nil {
-			// Single writer: this goroutine is pinned to P pid, and only
-			// goroutines running on P pid write shard pid.
-			if idx < 0 {
-				plainAdd(&s.zero, 1)
-			} else if c := s.chunks[idx>>chunkBits].Load(); c != nil {
-				plainAdd(&c.c[idx&(chunkSize-1)], 1)
-			} else {
-				procUnpin()
-				h.observeSlow(v, idx)
-				return
-			}
-			plainStore(&s.sumBits, math.Float64bits(math.Float64frombits(s.sumBits.Load())+v))
-			if v < math.Float64frombits(s.minBits.Load()) {
-				plainStore(&s.minBits, math.Float64bits(v))
-			}
-			if v > math.Float64frombits(s.maxBits.Load()) {
-				plainStore(&s.maxBits, math.Float64bits(v))
-			}
-			if s.classic != nil {
-				ci := classicIndex(h.bounds, v)
-				plainAdd(&s.classic[ci], 1)
-			}
+	if k := ownedStripe(h.owners.Load(), pid); k >= 0 {
+		// Single writer: this goroutine is pinned to P pid, and only
+		// goroutines running on P pid write stripe k.
+		s := h.stripes[k].Load()
+		if idx < 0 {
+			plainAdd(&s.zero, 1)
+		} else if c := s.tab.Load().get(idx >> chunkBits); c == nil || !plainInc32(&c[idx&(chunkSize-1)]) {
 			procUnpin()
+			h.observeSlow(v, idx)
 			return
 		}
+		// finishStripe, written out: the call would not inline.
+		plainStore(&s.sumBits, math.Float64bits(math.Float64frombits(s.sumBits.Load())+v))
+		if v < math.Float64frombits(s.minBits.Load()) {
+			plainStore(&s.minBits, math.Float64bits(v))
+		}
+		if v > math.Float64frombits(s.maxBits.Load()) {
+			plainStore(&s.maxBits, math.Float64bits(v))
+		}
+		if s.classic != nil {
+			plainAdd(&s.classic[classicIndex(h.bounds, v)], 1)
+		}
+		procUnpin()
+		return
 	}
 	procUnpin()
 	h.observeSlow(v, idx)
 }
 
-// observeSlow handles a P's first observation (allocating its shard), a
-// power of two seen for the first time, Ps beyond the shard table, and
-// unsharded zero-value histograms.
-func (h *Histogram) observeSlow(v float64, idx int) {
-	pid := procPin()
-	procUnpin()
-	if pid < len(h.shards) {
-		s := h.shards[pid].Load()
-		if s == nil {
-			h.shards[pid].CompareAndSwap(nil, newHistShard(h.nClassic()))
-		} else if idx >= 0 {
-			s.installChunk(idx >> chunkBits)
-		}
-		// Back through the pinned path: we may be on another P by now.
-		h.Observe(v)
+// finishStripe records v's sum, extremes and classic bucket in the
+// caller's own stripe.
+func (h *Histogram) finishStripe(s *histStripe, v float64) {
+	plainStore(&s.sumBits, math.Float64bits(math.Float64frombits(s.sumBits.Load())+v))
+	if v < math.Float64frombits(s.minBits.Load()) {
+		plainStore(&s.minBits, math.Float64bits(v))
+	}
+	if v > math.Float64frombits(s.maxBits.Load()) {
+		plainStore(&s.maxBits, math.Float64bits(v))
+	}
+	if s.classic != nil {
+		plainAdd(&s.classic[classicIndex(h.bounds, v)], 1)
+	}
+}
+
+// observeOdd rejects NaN, infinities and negatives, and records finite
+// values above 2^64 in the shared words.
+func (h *Histogram) observeOdd(v float64) {
+	if v > maxNative && v <= math.MaxFloat64 {
+		h.observeShared(v, numBuckets-1)
 		return
 	}
-	s := h.shared.Load()
-	if s == nil {
-		h.shared.CompareAndSwap(nil, newHistShard(h.nClassic()))
-		s = h.shared.Load()
+	h.reject(v)
+}
+
+// observeSlow handles a P's first observation (claiming a stripe), a
+// power of two seen for the first time in a stripe (allocating its
+// chunk), full stripe buckets, and Ps without a stripe.
+func (h *Histogram) observeSlow(v float64, idx int) {
+	for try := 0; try < 4; try++ {
+		pid := procPin()
+		o := h.owners.Load()
+		if k := ownedStripe(o, pid); k >= 0 {
+			s := h.stripes[k].Load()
+			if idx < 0 {
+				plainAdd(&s.zero, 1)
+				h.finishStripe(s, v)
+				procUnpin()
+				return
+			}
+			ci := idx >> chunkBits
+			if c := s.tab.Load().get(ci); c != nil {
+				if plainInc32(&c[idx&(chunkSize-1)]) {
+					h.finishStripe(s, v)
+					procUnpin()
+					return
+				}
+				// Present, so the bucket is full: count it in the shared words.
+				procUnpin()
+				break
+			}
+			procUnpin()
+			installChunk(&s.tab, ci)
+			continue // back through the pinned path: we may be on another P by now
+		}
+		if !canClaim(pid) || freeStripe(o) < 0 {
+			procUnpin()
+			break
+		}
+		procUnpin()
+		h.claimStripe()
 	}
+	h.observeShared(v, idx)
+}
+
+// claimStripe gives the caller's P a free stripe, if one is left.
+func (h *Histogram) claimStripe() {
+	ns := &histStripe{classic: newClassic(h.nClassic())}
+	ns.minBits.Store(posInfBits)
+	pid := procPin()
+	defer procUnpin()
+	for canClaim(pid) {
+		o := h.owners.Load()
+		if ownedStripe(o, pid) >= 0 {
+			return
+		}
+		k := freeStripe(o)
+		if k < 0 {
+			return
+		}
+		// A stripe installed by a claimant that then lost the owner race
+		// was never written; whoever owns the slot uses it.
+		h.stripes[k].CompareAndSwap(nil, ns)
+		if h.owners.CompareAndSwap(o, o|uint64(pid+1)<<(8*k)) {
+			return
+		}
+	}
+}
+
+func (h *Histogram) sharedWords() *histShared {
+	if s := h.shared.Load(); s != nil {
+		return s
+	}
+	s := &histShared{classic: newClassic(h.nClassic())}
+	s.minBits.Store(posInfBits)
+	h.shared.CompareAndSwap(nil, s)
+	return h.shared.Load()
+}
+
+// observeShared records v with atomic read-modify-write.
+func (h *Histogram) observeShared(v float64, idx int) {
+	s := h.sharedWords()
 	if idx < 0 {
 		s.zero.Add(1)
 	} else {
-		s.installChunk(idx >> chunkBits).c[idx&(chunkSize-1)].Add(1)
+		installChunk(&s.tab, idx>>chunkBits)[idx&(chunkSize-1)].Add(1)
+	}
+	if v > maxNative {
+		s.above.Add(1)
 	}
 	for {
 		old := s.sumBits.Load()
@@ -250,10 +341,9 @@ func (h *Histogram) reject(v float64) {
 	}
 }
 
-// Rejected returns how many observations were rejected for reason
-// (RejectNaN, RejectInf or RejectNegative).
-func (h *Histogram) Rejected(reason int) uint64 {
-	if reason < 0 || reason >= numRejectReasons {
+// Rejected returns how many observations were rejected for reason.
+func (h *Histogram) Rejected(reason RejectReason) uint64 {
+	if reason >= numRejectReasons {
 		return 0
 	}
 	return h.rejected[reason].Load()
@@ -268,11 +358,13 @@ func (h *Histogram) ObserveDuration(d time.Duration) {
 	h.Observe(d.Seconds())
 }
 
-// Timer measures one duration into a histogram, in seconds.
+// Timer measures one duration into a histogram, in seconds. It follows
+// the timing-handle shape of every vitals package: a value returned by a
+// Start method, finished by End.
 //
 //	t := h.StartTimer()
 //	work()
-//	t.ObserveDuration()
+//	t.End()
 type Timer struct {
 	h     *Histogram
 	start int64
@@ -282,7 +374,13 @@ type Timer struct {
 // is cheaper than time.Now.
 func (h *Histogram) StartTimer() Timer { return Timer{h: h, start: nanotime()} }
 
+// End records the time since StartTimer. Call it once.
+func (t Timer) End() { t.h.ObserveDuration(time.Duration(nanotime() - t.start)) }
+
 // ObserveDuration records the time since StartTimer and returns it.
+//
+// Deprecated: use End, the one way every vitals timing handle finishes;
+// measure with Nanotime where the duration itself is needed.
 func (t Timer) ObserveDuration() time.Duration {
 	d := time.Duration(nanotime() - t.start)
 	t.h.ObserveDuration(d)
@@ -291,7 +389,9 @@ func (t Timer) ObserveDuration() time.Duration {
 
 // Read fills dst with the histogram's current state, reusing dst's slices.
 // Reads run concurrently with observations: a value read during Observe
-// calls may count an observation in Count but not yet in Sum.
+// calls may count an observation in Count but not yet in Sum. Its cost
+// grows with the stripes in use (at most maxStripes), never with the
+// number of Ps.
 func (h *Histogram) Read(dst *HistogramValue) {
 	dst.Schema = Schema
 	dst.ZeroThreshold = ZeroThreshold
@@ -301,44 +401,56 @@ func (h *Histogram) Read(dst *HistogramValue) {
 	dst.Buckets = dst.Buckets[:0]
 	dst.ClassicBounds = h.classicBounds()
 	minV, maxV := math.Inf(1), 0.0
-	var shards [maxHistogramShards + 1]*histShard
+	var stripes [maxStripes]*histStripe
+	var tabs [maxStripes]*chunkTab[chunk32]
 	n := 0
-	for i := range h.shards {
-		if s := h.shards[i].Load(); s != nil {
-			shards[n] = s
-			n++
+	lo, hi := numChunks, 0
+	for i := range h.stripes {
+		s := h.stripes[i].Load()
+		if s == nil {
+			continue
 		}
-	}
-	if s := h.shared.Load(); s != nil {
-		shards[n] = s
+		stripes[n], tabs[n] = s, s.tab.Load()
+		l, u := tabs[n].span()
+		lo, hi = min(lo, l), max(hi, u)
 		n++
-	}
-	for _, s := range shards[:n] {
 		dst.ZeroCount += s.zero.Load()
 		dst.Sum += math.Float64frombits(s.sumBits.Load())
 		minV = math.Min(minV, math.Float64frombits(s.minBits.Load()))
 		maxV = math.Max(maxV, math.Float64frombits(s.maxBits.Load()))
 	}
-	dst.Count = dst.ZeroCount
-	var used [numChunks / 64]uint64
-	for _, s := range shards[:n] {
-		for w := range used {
-			used[w] |= s.used[w].Load()
-		}
+	sh := h.shared.Load()
+	var shTab *chunkTab[chunk64]
+	var above uint64
+	if sh != nil {
+		shTab = sh.tab.Load()
+		l, u := shTab.span()
+		lo, hi = min(lo, l), max(hi, u)
+		dst.ZeroCount += sh.zero.Load()
+		dst.Sum += math.Float64frombits(sh.sumBits.Load())
+		minV = math.Min(minV, math.Float64frombits(sh.minBits.Load()))
+		maxV = math.Max(maxV, math.Float64frombits(sh.maxBits.Load()))
 	}
-	for ci := 0; ci < numChunks; ci++ {
-		if used[ci/64]&(1<<(ci%64)) == 0 {
-			continue
-		}
+	dst.Count = dst.ZeroCount
+	for ci := lo; ci < hi; ci++ {
 		var sums [chunkSize]uint64
-		for _, s := range shards[:n] {
-			c := s.chunks[ci].Load()
-			if c == nil {
-				continue
+		any := false
+		for _, t := range tabs[:n] {
+			if c := t.get(ci); c != nil {
+				any = true
+				for j := range sums {
+					sums[j] += uint64(c[j].Load())
+				}
 			}
+		}
+		if c := shTab.get(ci); c != nil {
+			any = true
 			for j := range sums {
-				sums[j] += c.c[j].Load()
+				sums[j] += c[j].Load()
 			}
+		}
+		if !any {
+			continue
 		}
 		for j, cnt := range sums {
 			if cnt != 0 {
@@ -346,6 +458,10 @@ func (h *Histogram) Read(dst *HistogramValue) {
 				dst.Count += cnt
 			}
 		}
+	}
+	if sh != nil {
+		// Read after the buckets, so it never exceeds what they hold.
+		above = sh.above.Load()
 	}
 	if dst.Count == 0 {
 		minV = 0
@@ -361,8 +477,11 @@ func (h *Histogram) Read(dst *HistogramValue) {
 	if nc := h.nClassic(); nc > 0 {
 		var run uint64
 		for i := 0; i < nb; i++ {
-			for _, s := range shards[:n] {
+			for _, s := range stripes[:n] {
 				run += s.classic[i].Load()
+			}
+			if sh != nil {
+				run += sh.classic[i].Load()
 			}
 			dst.ClassicCounts[i] = run
 		}
@@ -374,12 +493,14 @@ func (h *Histogram) Read(dst *HistogramValue) {
 		}
 		return
 	}
-	dst.fillDerivedClassic()
+	dst.fillDerivedClassic(above)
 }
 
 // fillDerivedClassic computes cumulative classic counts for power-of-two
 // bounds from the native buckets: bound 2^e is the upper bound of key 64e.
-func (v *HistogramValue) fillDerivedClassic() {
+// The last bucket also holds the above values larger than 2^64, which a
+// bound of 2^64 must not count.
+func (v *HistogramValue) fillDerivedClassic(above uint64) {
 	run := v.ZeroCount
 	bi := 0
 	for i, b := range v.ClassicBounds {
@@ -392,29 +513,43 @@ func (v *HistogramValue) fillDerivedClassic() {
 			bi++
 		}
 		v.ClassicCounts[i] = run
+		if b >= maxNative {
+			v.ClassicCounts[i] = run - min(above, run)
+		}
 	}
 }
 
-// Count returns the number of observations recorded. It sums the shards'
+// Count returns the number of observations recorded. It sums the stripes'
 // buckets without allocating; Read is the way to get everything at once.
 func (h *Histogram) Count() uint64 {
 	var n uint64
-	add := func(s *histShard) {
+	for i := range h.stripes {
+		s := h.stripes[i].Load()
 		if s == nil {
-			return
+			continue
 		}
 		n += s.zero.Load()
-		for ci := range s.chunks {
-			if c := s.chunks[ci].Load(); c != nil {
-				for j := range c.c {
-					n += c.c[j].Load()
+		if t := s.tab.Load(); t != nil {
+			for _, c := range t.c {
+				if c != nil {
+					for j := range c {
+						n += uint64(c[j].Load())
+					}
 				}
 			}
 		}
 	}
-	for i := range h.shards {
-		add(h.shards[i].Load())
+	if s := h.shared.Load(); s != nil {
+		n += s.zero.Load()
+		if t := s.tab.Load(); t != nil {
+			for _, c := range t.c {
+				if c != nil {
+					for j := range c {
+						n += c[j].Load()
+					}
+				}
+			}
+		}
 	}
-	add(h.shared.Load())
 	return n
 }

@@ -193,7 +193,7 @@ func (r *Registry) family(opts Opts, kind Kind, v variant, vec bool) *Family {
 	if kind == KindHistogram {
 		rej := r.selfRejectedVec()
 		for reason, name := range rejectReasonNames {
-			rej.Bind(func() float64 { return float64(f.Rejected(reason)) }, f.Name, name)
+			rej.Bind(func() float64 { return float64(f.Rejected(RejectReason(reason))) }, f.Name, name)
 		}
 	}
 	if vec && len(f.Labels) > 0 && f.Name != selfOverflowName && f.Name != selfRejectedName {

@@ -1,0 +1,72 @@
+package metric
+
+import "math/bits"
+
+// Striping.
+//
+// A counter or histogram keeps its counts in at most maxStripes stripes,
+// each owned by one P and written only by goroutines pinned to that P
+// (procPin), so an update is a plain load and store with no LOCK prefix
+// and no cache line written by two cores. A P claims a free stripe on its
+// first update; the owners are packed into one word (one byte per stripe:
+// the P id plus one, 0 for free), which the hot path reads and searches
+// with a few ALU operations. Ps past the last stripe, P ids of 255 and
+// above, and builds without procPin update one shared set of words with
+// atomic read-modify-write instead: correct on any number of cores, and
+// contended only where more than maxStripes cores hit one instrument at
+// once.
+//
+// So memory and read cost are bounded by maxStripes, not by GOMAXPROCS:
+// an instrument touched from one P holds one stripe, from 64 Ps at most
+// maxStripes stripes plus the shared words. docs/ARCHITECTURE.md
+// ("Striped instruments") records the measured trade-off.
+
+// maxStripes bounds the stripes per instrument. Four keeps a histogram
+// under 16 KB and a counter under 1 KB however many Ps observe (see
+// BenchmarkInstrumentMemory in bench/), and gives every core its own
+// stripe up to four cores hitting one instrument at once.
+const maxStripes = 4
+
+const (
+	ownerOnes  = 0x0101010101010101
+	ownerHighs = 0x8080808080808080
+	// stripeMask covers the bytes of the owner word that name stripes.
+	stripeMask = 1<<(8*maxStripes) - 1
+)
+
+// ownedStripe returns the stripe owned by P pid in the packed owner word,
+// or -1. It finds the byte equal to pid+1 with the zero-byte trick: the
+// lowest flagged byte is exact (borrows only flag bytes above a match).
+func ownedStripe(owners uint64, pid int) int {
+	if !pinned || uint(pid) >= 255 {
+		return -1
+	}
+	x := owners ^ (uint64(pid+1) * ownerOnes)
+	t := (x - ownerOnes) &^ x & ownerHighs & (ownerHighs & stripeMask)
+	if t == 0 {
+		return -1
+	}
+	return bits.TrailingZeros64(t) >> 3
+}
+
+// freeStripe returns the first free stripe in owners, or -1.
+func freeStripe(owners uint64) int {
+	for k := 0; k < maxStripes; k++ {
+		if owners>>(8*k)&0xff == 0 {
+			return k
+		}
+	}
+	return -1
+}
+
+// canClaim reports whether the caller may claim a stripe for pid.
+func canClaim(pid int) bool { return pinned && uint(pid) < 255 }
+
+// cacheLinePad separates hot words of different stripes. 128 bytes, not
+// 64: x86 prefetches cache lines in adjacent pairs, and hot words 64 bytes
+// apart were measured to contend almost as much as words on the same line.
+type cacheLinePad [128]byte
+
+// Nanotime returns a monotonic timestamp in nanoseconds. Only differences
+// between two values are meaningful.
+func Nanotime() int64 { return nanotime() }
