@@ -57,9 +57,14 @@ var packageMap = map[string]layer{
 	"stream/client": {external: []string{"github.com/coder/websocket"}},
 
 	// The command and its demo.
-	"cmd/vitals":                   {vitals: []string{"cmd/vitals/internal/demo"}},
+	"cmd/vitals":                   {vitals: []string{"cmd/vitals/internal/demo", "alerting/rules", "alerting/dashboard"}},
 	"cmd/vitals/internal/demo":     {any: true},
 	"cmd/vitals/internal/demoload": {any: true},
+
+	// Alerting (module alerting): Prometheus' parser, the Grafana SDK.
+	"alerting/rules": {external: []string{"github.com/prometheus/prometheus", "github.com/prometheus/common", "go.yaml.in/yaml/v3"}},
+	"alerting/dashboard": {vitals: []string{"alerting/rules"}, external: []string{
+		"github.com/grafana/grafana-foundation-sdk/go", "github.com/prometheus/prometheus"}},
 }
 
 const module = "github.com/bizra/vitals"

@@ -1,6 +1,6 @@
 module github.com/bizra/vitals/cmd/vitals
 
-go 1.26.0
+go 1.26.7
 
 require (
 	github.com/bizra/vitals v0.0.0
@@ -21,7 +21,25 @@ require (
 )
 
 require (
+	github.com/dennwc/varint v1.0.0 // indirect
+	github.com/edsrzf/mmap-go v1.2.1-0.20241212181136-fad1cd13edbd // indirect
+	github.com/facette/natsort v0.0.0-20181210072756-2cd4dd1e2dcb // indirect
+	github.com/go-logr/logr v1.4.4 // indirect
+	github.com/go-logr/stdr v1.2.2 // indirect
+	github.com/grafana/grafana-foundation-sdk/go v0.0.22 // indirect
+	github.com/grafana/regexp v0.0.0-20250905093917-f7b3be9d1853 // indirect
+	github.com/prometheus/prometheus v0.316.0 // indirect
+	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
+	go.opentelemetry.io/otel v1.47.0 // indirect
+	go.opentelemetry.io/otel/log v1.47.0 // indirect
+	go.opentelemetry.io/otel/metric v1.47.0 // indirect
+	go.opentelemetry.io/otel/trace v1.47.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.6 // indirect
+)
+
+require (
 	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/bizra/vitals/alerting v0.0.0-00010101000000-000000000000
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
@@ -60,3 +78,5 @@ replace github.com/bizra/vitals/dbpool/sqlmon => ../../dbpool/sqlmon
 replace github.com/bizra/vitals/dbpool/pgxpoolmon => ../../dbpool/pgxpoolmon
 
 replace github.com/bizra/vitals/breaker/gobreakermon => ../../breaker/gobreakermon
+
+replace github.com/bizra/vitals/alerting => ../../alerting

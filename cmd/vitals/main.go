@@ -58,9 +58,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		printDemoFlags(stdout)
+		fmt.Fprint(stdout, rulesUsage)
 		return 0
 	case "demo":
 		return runDemo(args[1:], stderr)
+	case "rules":
+		return runRules(args[1:], stdout, stderr)
+	case "dashboard":
+		return runDashboard(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "vitals: unknown command %q\n\n", args[0])
 		fmt.Fprint(stderr, usage)
