@@ -5,6 +5,7 @@ import (
 	"flag"
 	"log/slog"
 	"maps"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -176,4 +177,49 @@ func TestPromtool(t *testing.T) {
 		args = append(args, "tests/"+filepath.Base(f))
 	}
 	run(args...)
+}
+
+// TestCheckRefuses shows that a rule with a bad expression or an unknown
+// metric is refused, naming the rule.
+func TestCheckRefuses(t *testing.T) {
+	ok := Rule{Alert: "VitalsXyz", Severity: Warning, Summary: "s", Description: "d", Runbook: "r", Test: &Case{}}
+	for _, c := range []struct {
+		mutate func(*Rule)
+		want   string
+	}{
+		{func(r *Rule) { r.Expr = "rate(vitals_operations_started_total[5m]" }, "does not parse"},
+		{func(r *Rule) { r.Expr = "vitals_no_such_metric > 1" }, `unknown metric "vitals_no_such_metric"`},
+		{func(r *Rule) { r.Expr = "up > 1"; r.Severity = "page" }, "severity"},
+		{func(r *Rule) { r.Expr = "vitals_cache_score < 1"; r.Runbook = "" }, "runbook_url"},
+		{func(r *Rule) { r.Expr = "vitals_cache_score < 1"; r.Test = nil }, "no promtool test"},
+		{func(r *Rule) { r.Expr = "vitals_cache_score < 1"; r.Alert = "lowercase" }, "alert name"},
+	} {
+		r := ok
+		c.mutate(&r)
+		err := Check([]Group{{Name: "g", Rules: []Rule{r}}})
+		if err == nil || !strings.Contains(err.Error(), "rule "+r.Alert) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Check(%q) = %v, want an error naming the rule and %q", r.Expr, err, c.want)
+		}
+	}
+	if err := Check([]Group{{Name: "g", Rules: []Rule{{Record: "vitals:x:rate5m", Expr: "vitals_cache_score"}, {Alert: "VitalsYes", Expr: "vitals:x:rate5m > 1",
+		Severity: Critical, Summary: "s", Description: "d", Runbook: "r", Test: &Case{}}}}}); err != nil {
+		t.Errorf("an alert on an earlier recording rule was refused: %v", err)
+	}
+	if _, err := Build(&Params{Selector: `job=`}); err == nil {
+		t.Error("a bad selector was accepted")
+	}
+	p := DefaultParams()
+	if err := p.Set("latency-p95", math.NaN()); err == nil {
+		t.Error("NaN threshold accepted")
+	}
+	if err := p.Set("nope", 1); err == nil {
+		t.Error("unknown threshold accepted")
+	}
+}
+
+func TestExpand(t *testing.T) {
+	got, err := ExpandValue("{{ $labels.pool }} at {{ $value }} {{ $labels.missing }}.", map[string]string{"pool": "shop"}, 0.5)
+	if err != nil || got != "shop at 0.5 ." {
+		t.Fatalf("%q, %v", got, err)
+	}
 }
