@@ -41,9 +41,11 @@
 //		"log"
 //		"net/http"
 //		"os"
+//		"time"
 //
 //		"github.com/bizra/vitals/exposition"
 //		"github.com/bizra/vitals/metric"
+//		"github.com/bizra/vitals/vitalshttp"
 //	)
 //
 //	func main() {
@@ -68,12 +70,23 @@
 //			w.Write([]byte("hello\n"))
 //		})
 //
+//		// /metrics belongs on its own listener (loopback or an internal
+//		// network the scraper reaches), with a token when others can
+//		// reach it; HostGuard refuses DNS-rebinding requests on loopback.
 //		admin := http.NewServeMux()
 //		admin.Handle("/metrics", exposition.Handler(reg, &exposition.HandlerOpts{
 //			BearerToken: os.Getenv("METRICS_TOKEN"), // "" disables authentication
 //		}))
-//		go func() { log.Fatal(http.ListenAndServe("localhost:9100", admin)) }()
-//		log.Fatal(http.ListenAndServe(":8080", app))
+//		go func() { log.Fatal(server("127.0.0.1:9100", vitalshttp.HostGuard(admin, "127.0.0.1:9100", nil)).ListenAndServe()) }()
+//		log.Fatal(server(":8080", app).ListenAndServe())
+//	}
+//
+//	// server sets every timeout and limit: a slow or idle client must not
+//	// hold a connection (and a file descriptor) for ever.
+//	func server(addr string, h http.Handler) *http.Server {
+//		return &http.Server{Addr: addr, Handler: http.MaxBytesHandler(h, 1<<20),
+//			ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+//			WriteTimeout: 30 * time.Second, IdleTimeout: 30 * time.Second, MaxHeaderBytes: 64 << 10}
 //	}
 //
 // # Concurrency

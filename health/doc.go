@@ -49,9 +49,14 @@
 //		h.Start()
 //		defer h.Stop()
 //
+//		// Probes go where the kubelet reaches them (the pod's port);
+//		// admin actions such as EpisodeTrigger belong on a separate
+//		// loopback listener behind a token.
 //		mux := http.NewServeMux()
 //		h.Mount(mux) // /health/{live,ready,performance}, /livez, /readyz
-//		srv := &http.Server{Addr: ":8080", Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+//		srv := &http.Server{Addr: ":8080", Handler: http.MaxBytesHandler(mux, 1<<20),
+//			ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+//			WriteTimeout: 30 * time.Second, IdleTimeout: 30 * time.Second, MaxHeaderBytes: 64 << 10}
 //		go srv.ListenAndServe()
 //
 //		warmUp()

@@ -14,9 +14,12 @@
 //	api.AddPool(db.Monitor())       // sqlmon or pgxpoolmon
 //	api.AddCache(productsCache)     // cache.New
 //	api.AddBreaker(cb.Monitor())    // gobreakermon
-//	mux := http.NewServeMux()
+//	mux := http.NewServeMux() // the admin listener's mux, not the public one
 //	api.Register(mux)
-//	srv := &http.Server{Addr: "127.0.0.1:9911", Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+//	srv := &http.Server{Addr: "127.0.0.1:9912",
+//		Handler:           vitalshttp.HostGuard(http.MaxBytesHandler(mux, 1<<20), "127.0.0.1:9912", nil),
+//		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+//		WriteTimeout: 30 * time.Second, IdleTimeout: 30 * time.Second, MaxHeaderBytes: 64 << 10}
 //	log.Fatal(srv.ListenAndServe())
 //
 // The handlers take no request body, start no goroutines, copy each

@@ -22,10 +22,15 @@
 //	}
 //	m.Start()
 //
+//	// The API lists every series and its history: serve it on an admin
+//	// listener (loopback or an internal network), not the public one.
+//	// HostGuard refuses DNS-rebinding requests from web pages.
 //	mux := http.NewServeMux()
 //	mux.Handle("/api/v1/", queryapi.Handler(agg, st, nil))
-//	srv := &http.Server{Addr: ":8080", Handler: mux,
-//		ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+//	srv := &http.Server{Addr: "127.0.0.1:9912",
+//		Handler:           vitalshttp.HostGuard(http.MaxBytesHandler(mux, 1<<20), "127.0.0.1:9912", nil),
+//		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+//		WriteTimeout: 30 * time.Second, IdleTimeout: 30 * time.Second, MaxHeaderBytes: 64 << 10}
 //	log.Fatal(srv.ListenAndServe())
 //
 // The Handler is safe for concurrent use; it holds no state of its own.

@@ -49,12 +49,21 @@ const (
 var announced sync.Map // env var -> struct{}: one stderr line per process
 
 // skip skips the test for an unset service, and says so once per test
-// binary on stderr too, so that the skip is visible without -v.
+// binary outside the test's own output too, so that the skip is visible
+// without -v. `go test` in package-list mode (`go test ./...`, the
+// README's command) shows a passing package's stderr only with -v, so the
+// line goes to the terminal (/dev/tty) when there is one, and to stderr
+// otherwise (CI: shown with -v, -json or on failure).
 func skip(t testing.TB, env, example string) {
 	t.Helper()
 	msg := fmt.Sprintf("%s is not set (for example %s): skipping the tests that need it", env, example)
 	if _, done := announced.LoadOrStore(env, struct{}{}); !done {
-		fmt.Fprintln(os.Stderr, "vitals tests: "+msg)
+		w := os.Stderr
+		if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+			defer tty.Close()
+			w = tty
+		}
+		fmt.Fprintln(w, "vitals tests: "+msg)
 	}
 	t.Skip(msg)
 }

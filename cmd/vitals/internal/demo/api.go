@@ -56,14 +56,17 @@ const index = `vitals demo: an example shop instrumented with vitals, under its 
                              history: 1-minute rollups for 24 h, 5-minute for 7 days, hourly for 90 days
   /metrics/database          the database pool: state, windows, score with factors
   /metrics/cache             the L1/L2 cache: hits and misses per tier, latency, bytes, score
-  /metrics/circuit-breaker   the payment breaker: state, transitions, time in state, rates, score
+  /metrics/circuit-breaker   the "payments" breaker: state, transitions, time in state, rates, score
   /livez, /readyz            Kubernetes probes (?verbose for humans, ?exclude=<check>, /readyz/<check>)
   /health/live, /health/ready, /health/performance
                              application/health+json; 0-100 scores with factors and advice
   /shop/...                  the shop itself (GET /shop/products, /shop/products/{id}, /shop/search;
                              POST /shop/cart, /shop/checkout)
 
-Admin listener (when configured, bearer token required):
+/metrics needs VITALS_METRICS_TOKEN and the JSON APIs VITALS_API_TOKEN, when set.
+
+Admin listener (when configured; every request needs VITALS_ADMIN_TOKEN):
   POST /admin/saturate?for=30s   drive the database pool into saturation: readiness turns not-ready, then recovers
-  POST /admin/outage?for=20s     take the payment provider down: the breaker opens, half-opens and closes
+  POST /admin/outage?for=20s     take the payment provider down: the "payments" breaker opens, half-opens and closes
+  /api/v1/..., /metrics/database, /metrics/cache, /metrics/circuit-breaker   the JSON APIs above
 `

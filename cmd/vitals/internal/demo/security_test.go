@@ -426,3 +426,23 @@ func (l *connLimiter) busy() int {
 	}
 	return n
 }
+
+// TestSecondDemoOnSameDataDir: a second demo on a data directory in use
+// stops at once with history's error, which names the file, instead of
+// running without history or hanging.
+func TestSecondDemoOnSameDataDir(t *testing.T) {
+	dir := t.TempDir()
+	startDemo(t, Config{DataDir: dir})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := Run(ctx, Config{DataDir: dir, Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	if err == nil {
+		t.Fatal("a second demo ran on a data directory in use")
+	}
+	if !strings.Contains(err.Error(), dir) {
+		t.Errorf("the error does not name the history file: %v", err)
+	}
+	if strings.Contains(err.Error(), "history: history:") {
+		t.Errorf("the error repeats its prefix: %v", err)
+	}
+}

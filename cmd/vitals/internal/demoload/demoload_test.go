@@ -16,6 +16,7 @@ import (
 	"github.com/bizra/vitals"
 	"github.com/bizra/vitals/breaker"
 	"github.com/bizra/vitals/cache"
+	"github.com/bizra/vitals/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -94,10 +95,7 @@ func TestDBLoadSQLite(t *testing.T) {
 }
 
 func TestDBLoadPostgres(t *testing.T) {
-	url := os.Getenv("VITALS_TEST_POSTGRES")
-	if url == "" {
-		t.Skip("VITALS_TEST_POSTGRES is not set: skipping the PostgreSQL workload")
-	}
+	url := testutil.Postgres(t)
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -178,10 +176,7 @@ func TestCacheLoadEmbedded(t *testing.T) {
 }
 
 func TestCacheLoadRedis(t *testing.T) {
-	addr := os.Getenv("VITALS_TEST_REDIS")
-	if addr == "" {
-		t.Skip("VITALS_TEST_REDIS is not set: skipping the Redis workload")
-	}
+	addr := testutil.Redis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true})
 	defer rdb.Close()
 	ctx := context.Background()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/bizra/vitals"
 	"github.com/bizra/vitals/cache"
+	"github.com/bizra/vitals/internal/testutil"
 )
 
 // hugeClaim is a 5-byte S2 value whose header claims 4 GiB - 1 decoded
@@ -80,10 +81,7 @@ func TestL2ValueClaimingHugeLengthIsAMiss(t *testing.T) {
 
 func redisForTest(t *testing.T) (string, *redis.Client) {
 	t.Helper()
-	addr := os.Getenv("VITALS_TEST_REDIS")
-	if addr == "" {
-		t.Skip("VITALS_TEST_REDIS is not set: skipping the Redis test")
-	}
+	addr := testutil.Redis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true})
 	t.Cleanup(func() { rdb.Close() })
 	if err := rdb.Ping(context.Background()).Err(); err != nil {
