@@ -67,3 +67,25 @@ func ExampleHostGuard() {
 	// localhost:9911 200
 	// rebind.attacker.example:9911 421
 }
+
+// FuzzHostGuard: any Host header is either served or refused with 421,
+// never a panic, and a foreign name is never served on loopback.
+func FuzzHostGuard(f *testing.F) {
+	for _, s := range []string{"localhost", "127.0.0.1:1", "[::1]:80", "[::1", "a.localhost.", "evil.example", "", ":", "[]", "127.0.0.1.nip.io", "%00"} {
+		f.Add(s)
+	}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	h := vitalshttp.HostGuard(ok, "127.0.0.1:9911", nil)
+	f.Fuzz(func(t *testing.T, host string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Host = host
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 204 && w.Code != 421 {
+			t.Fatalf("Host %q: %d", host, w.Code)
+		}
+		if w.Code == 204 && strings.Contains(strings.ToLower(host), "example") && !strings.Contains(strings.ToLower(host), "localhost") {
+			t.Fatalf("Host %q served on loopback", host)
+		}
+	})
+}
