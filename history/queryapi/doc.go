@@ -5,12 +5,14 @@
 //	GET /api/v1/series
 //	GET /api/v1/query_range?series=<key>&stat=p99[&from=…][&to=…][&step=…]
 //
-// Times are RFC 3339, Unix seconds, "now" or "now-<duration>"; steps are
-// Go durations or seconds. A query returns at most history.MaxPoints
-// (11,000) points. Malformed or unknown parameters get 400 with
-// {"error": "..."} saying what is wrong; no input yields a 500 or a panic
-// (FuzzHandler). docs/HISTORY.md has the full reference with curl
-// examples.
+// Times are RFC 3339, Unix seconds, "now" or "now-<duration>"; steps and
+// durations are Go durations extended with days and weeks ("90d", "2w",
+// "1d12h") or seconds. A query returns at most history.MaxPoints (11,000)
+// points. Malformed parameters, parameters an endpoint does not take, and
+// parameters without a value get 400 with {"error": "..."} saying what is
+// wrong; no input yields a 500 or a panic (FuzzHandler). query_range runs
+// Options.MaxInFlight queries at once with a queue; past it, 503 with
+// Retry-After. docs/HISTORY.md has the full reference with curl examples.
 //
 // A complete program:
 //
@@ -26,12 +28,13 @@
 //	// listener (loopback or an internal network), not the public one.
 //	// HostGuard refuses DNS-rebinding requests from web pages.
 //	mux := http.NewServeMux()
-//	mux.Handle("/api/v1/", queryapi.Handler(agg, st, nil))
+//	queryapi.New(agg, st, nil).Mount(mux)
 //	srv := &http.Server{Addr: "127.0.0.1:9912",
 //		Handler:           vitalshttp.HostGuard(http.MaxBytesHandler(mux, 1<<20), "127.0.0.1:9912", nil),
 //		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 //		WriteTimeout: 30 * time.Second, IdleTimeout: 30 * time.Second, MaxHeaderBytes: 64 << 10}
 //	log.Fatal(srv.ListenAndServe())
 //
-// The Handler is safe for concurrent use; it holds no state of its own.
+// The API is safe for concurrent use; its only state is the admission
+// queue.
 package queryapi

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"time"
@@ -16,7 +17,7 @@ import (
 	"github.com/bizra/vitals/metric"
 )
 
-func ExampleHandler() {
+func ExampleAPI_Mount() {
 	dir, _ := os.MkdirTemp("", "vitals-example")
 	defer os.RemoveAll(dir)
 	clk := vitals.NewManualClock(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
@@ -38,7 +39,9 @@ func ExampleHandler() {
 	}
 	_ = st.Flush(context.Background())
 
-	srv := httptest.NewServer(queryapi.Handler(agg, st, &queryapi.Options{Clock: clk}))
+	mux := http.NewServeMux()
+	queryapi.New(agg, st, &queryapi.Options{Clock: clk}).Mount(mux)
+	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	for _, q := range []string{
 		"/api/v1/query_range?series=jobs_done_total&stat=rate&from=2026-03-01T00:00:00Z&step=1m",

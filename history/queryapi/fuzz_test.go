@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -76,4 +77,34 @@ func FuzzHandler(f *testing.F) {
 			t.Fatalf("%s?%s: invalid JSON: %s", path, raw, rec.Body)
 		}
 	})
+}
+
+// FuzzParseDuration: any string is a duration or an error, never a panic;
+// a duration is never negative, and one without days or weeks reads as Go
+// reads it.
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"90d", "2w", "1d12h", "1.5h", "300ms", "0", "5µs", "1e3s", ".5d", "9223372036854775807ns"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseDuration(s)
+		if err != nil {
+			return
+		}
+		if d < 0 {
+			t.Fatalf("%q: negative %v", s, d)
+		}
+		if !strings.ContainsAny(s, "dw") {
+			if g, gerr := time.ParseDuration(s); gerr == nil && g >= 0 && absDiff(g, d) > time.Microsecond+g/1e9 {
+				t.Fatalf("%q: %v, Go reads %v", s, d, g)
+			}
+		}
+	})
+}
+
+func absDiff(a, b time.Duration) time.Duration {
+	if a > b {
+		return a - b
+	}
+	return b - a
 }

@@ -6,25 +6,44 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
+	"runtime"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bizra/vitals"
 	"github.com/bizra/vitals/aggregate"
 	"github.com/bizra/vitals/history"
+	"github.com/bizra/vitals/internal/httpx"
 	"github.com/bizra/vitals/metric"
 	"github.com/bizra/vitals/window"
 )
 
-// Options configures the Handler. The zero value (or nil) gives the
-// defaults written on each field.
+// Options configures the API. The zero value (or nil) gives the defaults
+// written on each field.
 type Options struct {
 	// Clock is "now" for query_range's defaults (to=now) and for
 	// now-relative times. nil: the system clock.
 	Clock vitals.Clock
-	// Timeout bounds one query. 0: 10 seconds.
+	// Timeout bounds one query once it runs. 0: 10 seconds.
 	Timeout time.Duration
+	// MaxInFlight is how many query_range requests compute at once; the
+	// others wait in a queue. Queries are the API's expensive part (a
+	// 90-day one reads about 5,000 frames), and the service they run in
+	// must keep its own latency: with the default on 2 cores, 50
+	// concurrent 90-day queries leave the service's p99 within 20% of
+	// idle (BenchmarkServiceUnderQueries, docs/HISTORY.md).
+	// 0: GOMAXPROCS/4, at least 1.
+	MaxInFlight int
+	// MaxQueue is how many query_range requests may wait for a slot;
+	// past it a request gets 503 with Retry-After at once. 0: 64.
+	MaxQueue int
+	// QueueTimeout is how long a request waits for a slot before a 503
+	// with Retry-After. 0: 5 seconds.
+	QueueTimeout time.Duration
 	// Logger receives unexpected errors (a failing disk), never user
 	// input. nil: slog.Default().
 	Logger *slog.Logger
@@ -37,18 +56,38 @@ func (systemClock) Now() time.Time { return time.Now() }
 // maxQuery bounds a request's query string.
 const maxQuery = 8192
 
-// Handler serves the rolling windows of agg and the history of st as
-// JSON:
+// The API's routes, under Prefix.
+const (
+	Prefix         = "/api/v1/"
+	PathWindow     = "/api/v1/window"
+	PathSeries     = "/api/v1/series"
+	PathQueryRange = "/api/v1/query_range"
+)
+
+// API serves the rolling windows of an Aggregator and the history of a
+// Store as JSON:
 //
 //	GET /api/v1/window?series=<key>[&window=5m]
 //	GET /api/v1/series
 //	GET /api/v1/query_range?series=<key>&stat=p99[&from=…][&to=…][&step=…]
 //
-// Mount it at /api/v1/ (it matches full paths). Either agg or st may be
-// nil; their endpoints then answer 404. Bad parameters get 400 with
-// {"error": "..."} saying what is wrong; nothing a client sends yields a
-// 500 or a panic. Requests other than GET or HEAD get 405.
-func Handler(agg *aggregate.Aggregator, st *history.Store, opts *Options) http.Handler {
+// Mount registers these routes on a mux; the API is also an http.Handler
+// for the whole /api/v1/ prefix. Bad parameters, unknown parameters and
+// parameters given without a value get 400 with {"error": "..."} saying
+// what is wrong; nothing a client sends yields a 500 or a panic. Unknown
+// paths under /api/v1/ get a JSON 404, methods other than GET and HEAD a
+// JSON 405. query_range is admitted MaxInFlight at a time, with a queue;
+// past it, 503 with Retry-After.
+//
+// Its methods are safe for concurrent use.
+type API struct {
+	h   *handler
+	srv http.Handler
+}
+
+// New returns the API over agg and st. Either may be nil; their endpoints
+// then answer 404.
+func New(agg *aggregate.Aggregator, st *history.Store, opts *Options) *API {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -59,24 +98,52 @@ func Handler(agg *aggregate.Aggregator, st *history.Store, opts *Options) http.H
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = max(1, runtime.GOMAXPROCS(0)/4)
+	}
+	if o.MaxQueue <= 0 {
+		o.MaxQueue = 64
+	}
+	if o.QueueTimeout <= 0 {
+		o.QueueTimeout = 5 * time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	h := &handler{agg: agg, st: st, o: o}
+	h := &handler{agg: agg, st: st, o: o,
+		slots: make(chan struct{}, o.MaxInFlight), queue: make(chan struct{}, o.MaxQueue)}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/api/v1/window", h.window)
-	mux.HandleFunc("/api/v1/series", h.series)
-	mux.HandleFunc("/api/v1/query_range", h.queryRange)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint: try /api/v1/window, /api/v1/series or /api/v1/query_range")
-	})
-	return h.guard(mux)
+	mux.HandleFunc(PathWindow, h.window)
+	mux.HandleFunc(PathSeries, h.series)
+	mux.HandleFunc(PathQueryRange, h.queryRange)
+	mux.HandleFunc("/", httpx.NotFound)
+	return &API{h: h, srv: h.guard(mux)}
+}
+
+// ServeHTTP serves every path under /api/v1/.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.srv.ServeHTTP(w, r) }
+
+// Mount registers the API's routes on mux: GET (and HEAD) on each
+// endpoint, a JSON 405 for other methods on them, and a JSON 404 for
+// unknown paths under /api/v1/ unless mux already has a handler for that
+// prefix (another vitals API mounted first).
+func (a *API) Mount(mux *http.ServeMux) {
+	for _, p := range []string{PathWindow, PathSeries, PathQueryRange} {
+		mux.Handle("GET "+p, a)
+		mux.Handle(p, a) // other methods: a JSON 405
+	}
+	probe := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: Prefix + "vitals-probe"}, Host: "localhost"}
+	if _, pattern := mux.Handler(probe); pattern != Prefix {
+		mux.Handle(Prefix, a)
+	}
 }
 
 type handler struct {
-	agg *aggregate.Aggregator
-	st  *history.Store
-	o   Options
+	agg   *aggregate.Aggregator
+	st    *history.Store
+	o     Options
+	slots chan struct{} // a query_range computing
+	queue chan struct{} // a query_range waiting for a slot
 }
 
 // guard applies what every endpoint shares: methods, query length, and a
@@ -90,30 +157,57 @@ func (h *handler) guard(next http.Handler) http.Handler {
 					panic(v)
 				}
 				h.o.Logger.Error("vitals/history/queryapi: handler panicked", "path", r.URL.Path, "panic", v)
-				writeError(w, http.StatusInternalServerError, "internal error")
+				httpx.WriteError(w, r, http.StatusInternalServerError, "internal error")
 			}
 		}()
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			writeError(w, http.StatusMethodNotAllowed, "method "+quote(r.Method)+" not allowed: use GET")
+			httpx.WriteError(w, r, http.StatusMethodNotAllowed, "method "+quote(r.Method)+" not allowed: use GET")
 			return
 		}
 		if len(r.URL.RawQuery) > maxQuery {
-			writeError(w, http.StatusBadRequest, "query string longer than "+strconv.Itoa(maxQuery)+" bytes")
+			httpx.WriteError(w, r, http.StatusBadRequest, "query string longer than "+strconv.Itoa(maxQuery)+" bytes")
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
+// admit waits for a query slot: at once when one is free, else in the
+// queue for up to QueueTimeout. ok is false when the queue is full, the
+// wait timed out or the client left.
+func (h *handler) admit(r *http.Request) (release func(), ok bool) {
+	release = func() { <-h.slots }
+	select {
+	case h.slots <- struct{}{}:
+		return release, true
+	default:
+	}
+	select {
+	case h.queue <- struct{}{}:
+	default:
+		return nil, false
+	}
+	defer func() { <-h.queue }()
+	t := time.NewTimer(h.o.QueueTimeout)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return release, true
+	case <-t.C:
+	case <-r.Context().Done():
+	}
+	return nil, false
+}
+
 func (h *handler) window(w http.ResponseWriter, r *http.Request) {
 	if h.agg == nil {
-		writeError(w, http.StatusNotFound, "rolling windows are not enabled")
+		httpx.WriteError(w, r, http.StatusNotFound, "rolling windows are not enabled")
 		return
 	}
-	q, err := parseQuery(r)
+	q, err := parseQuery(r, "series", "window")
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		httpx.WriteError(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
 	series, err := single(q, "series", maxSeriesLen)
@@ -121,7 +215,7 @@ func (h *handler) window(w http.ResponseWriter, r *http.Request) {
 		err = badParam("parameter series is required: a key from /api/v1/series")
 	}
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		httpx.WriteError(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
 	ws, err := single(q, "window", maxValueLen)
@@ -130,13 +224,13 @@ func (h *handler) window(w http.ResponseWriter, r *http.Request) {
 		win, err = parseWindow(ws, h.agg.Windows())
 	}
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		httpx.WriteError(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
 	info, ok := h.agg.Lookup(series)
 	all, ok2 := h.agg.StatsAll(series)
 	if !ok || !ok2 {
-		writeError(w, http.StatusBadRequest, "unknown series "+quote(series)+": see /api/v1/series")
+		httpx.WriteError(w, r, http.StatusBadRequest, "unknown series "+quote(series)+": see /api/v1/series")
 		return
 	}
 	b := make([]byte, 0, 2048)
@@ -161,7 +255,7 @@ func (h *handler) window(w http.ResponseWriter, r *http.Request) {
 		b = appendStats(b, &st)
 	}
 	b = append(b, "]}\n"...)
-	writeJSON(w, http.StatusOK, b)
+	httpx.WriteBody(w, r, http.StatusOK, httpx.ContentTypeJSON, b)
 }
 
 func appendStats(b []byte, st *window.Stats) []byte {
@@ -189,7 +283,7 @@ type seriesEntry struct {
 
 func (h *handler) series(w http.ResponseWriter, r *http.Request) {
 	if _, err := parseQuery(r); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		httpx.WriteError(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
 	byKey := map[string]*seriesEntry{}
@@ -239,42 +333,49 @@ func (h *handler) series(w http.ResponseWriter, r *http.Request) {
 		b = append(b, '}')
 	}
 	b = append(b, "]}\n"...)
-	writeJSON(w, http.StatusOK, b)
+	httpx.WriteBody(w, r, http.StatusOK, httpx.ContentTypeJSON, b)
 }
 
 func (h *handler) queryRange(w http.ResponseWriter, r *http.Request) {
 	if h.st == nil {
-		writeError(w, http.StatusNotFound, "history is not enabled")
+		httpx.WriteError(w, r, http.StatusNotFound, "history is not enabled")
 		return
 	}
-	q, err := parseQuery(r)
+	q, err := parseQuery(r, "series", "stat", "from", "to", "step")
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		httpx.WriteError(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
 	req, err := parseRange(q, h.o.Clock.Now())
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		httpx.WriteError(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
+	release, ok := h.admit(r)
+	if !ok {
+		w.Header().Set("Retry-After", "1")
+		httpx.WriteError(w, r, http.StatusServiceUnavailable, "too many queries in flight: retry later")
+		return
+	}
+	defer release()
 	ctx, cancel := context.WithTimeout(r.Context(), h.o.Timeout)
 	defer cancel()
 	res, err := h.st.Query(ctx, req)
 	switch {
 	case err == nil:
 	case errors.Is(err, history.ErrUnknownSeries):
-		writeError(w, http.StatusBadRequest, "unknown series "+quote(req.Series)+": see /api/v1/series")
+		httpx.WriteError(w, r, http.StatusBadRequest, "unknown series "+quote(req.Series)+": see /api/v1/series")
 		return
 	case errors.Is(err, history.ErrUnknownStat), errors.Is(err, history.ErrStatKind),
 		errors.Is(err, history.ErrRange), errors.Is(err, history.ErrTooManyPoints):
-		writeError(w, http.StatusBadRequest, err.Error())
+		httpx.WriteError(w, r, http.StatusBadRequest, err.Error())
 		return
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		writeError(w, http.StatusServiceUnavailable, "query did not finish within "+h.o.Timeout.String())
+		httpx.WriteError(w, r, http.StatusServiceUnavailable, "query did not finish within "+h.o.Timeout.String())
 		return
 	default:
 		h.o.Logger.Error("vitals/history/queryapi: query failed", "series", req.Series, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "history unavailable")
+		httpx.WriteError(w, r, http.StatusServiceUnavailable, "history unavailable")
 		return
 	}
 	b := make([]byte, 0, 256+24*len(res.Points))
@@ -304,31 +405,28 @@ func (h *handler) queryRange(w http.ResponseWriter, r *http.Request) {
 		b = append(b, ']')
 	}
 	b = append(b, "]}\n"...)
-	writeJSON(w, http.StatusOK, b)
+	httpx.WriteBody(w, r, http.StatusOK, httpx.ContentTypeJSON, b)
 }
 
 // parseQuery parses the query string strictly: a malformed one (bad
-// percent-encoding, a semicolon) is an error rather than half-read.
-func parseQuery(r *http.Request) (map[string][]string, error) {
+// percent-encoding, a semicolon) is an error rather than half-read, and so
+// is a parameter the endpoint does not take (a typo such as "stats=" or
+// "name[]=" must not be silently ignored). allowed lists the endpoint's
+// parameters.
+func parseQuery(r *http.Request, allowed ...string) (url.Values, error) {
 	q, err := urlParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, badParam("malformed query string: %v", err)
 	}
+	for name := range q {
+		if !slices.Contains(allowed, name) {
+			if len(allowed) == 0 {
+				return nil, badParam("unknown parameter %s: %s takes none", quote(name), r.URL.Path)
+			}
+			return nil, badParam("unknown parameter %s: %s takes %s", quote(name), r.URL.Path, strings.Join(allowed, ", "))
+		}
+	}
 	return q, nil
-}
-
-func writeError(w http.ResponseWriter, code int, msg string) {
-	b := append([]byte(`{"error":`), appendString(nil, msg)...)
-	writeJSON(w, code, append(b, "}\n"...))
-}
-
-func writeJSON(w http.ResponseWriter, code int, b []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(code)
-	_, _ = w.Write(b)
 }
 
 func appendField(b []byte, name string, v float64) []byte {

@@ -28,7 +28,10 @@ var t0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 type fixture struct {
 	clk *vitals.ManualClock
 	h   http.Handler
+	api *API
+	agg *aggregate.Aggregator
 	st  *history.Store
+	log *slog.Logger
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -59,7 +62,8 @@ func newFixture(t testing.TB) *fixture {
 	if err := st.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{clk: clk, h: Handler(agg, st, &Options{Clock: clk, Logger: quiet}), st: st}
+	api := New(agg, st, &Options{Clock: clk, Logger: quiet})
+	return &fixture{clk: clk, h: api, api: api, agg: agg, st: st, log: quiet}
 }
 
 func (f *fixture) get(t testing.TB, target string) (int, map[string]any) {
@@ -180,7 +184,7 @@ func TestBadRequests(t *testing.T) {
 }
 
 func TestDisabledParts(t *testing.T) {
-	h := Handler(nil, nil, nil)
+	h := New(nil, nil, nil)
 	for _, target := range []string{"/api/v1/window?series=x", "/api/v1/query_range?series=x&stat=p99"} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))

@@ -1,6 +1,7 @@
 package queryapi
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/url"
@@ -34,7 +35,8 @@ func quote(s string) string {
 }
 
 // single returns the parameter's one value; "" when absent. Repeating a
-// parameter is an error rather than a silent choice.
+// parameter, or giving it without a value ("window="), is an error rather
+// than a silent choice.
 func single(q url.Values, name string, maxLen int) (string, error) {
 	vs := q[name]
 	switch {
@@ -42,6 +44,8 @@ func single(q url.Values, name string, maxLen int) (string, error) {
 		return "", nil
 	case len(vs) > 1:
 		return "", badParam("parameter %s given %d times", name, len(vs))
+	case vs[0] == "":
+		return "", badParam("parameter %s has no value: give one or leave the parameter out", name)
 	case len(vs[0]) > maxLen:
 		return "", badParam("parameter %s is longer than %d bytes", name, maxLen)
 	}
@@ -49,15 +53,16 @@ func single(q url.Values, name string, maxLen int) (string, error) {
 }
 
 // parseTime reads RFC 3339 ("2026-03-01T12:00:00Z"), Unix seconds
-// ("1772366400", "1772366400.25"), "now", or "now-<duration>" ("now-6h").
+// ("1772366400", "1772366400.25"), "now", or "now-<duration>" ("now-6h",
+// "now-90d").
 func parseTime(name, s string, now time.Time) (time.Time, error) {
 	if s == "now" {
 		return now, nil
 	}
 	if rest, ok := strings.CutPrefix(s, "now-"); ok {
-		d, err := time.ParseDuration(rest)
+		d, err := parseDuration(rest)
 		if err != nil || d < 0 {
-			return time.Time{}, badParam("%s: %s is not now-<duration> (such as now-6h)", name, quote(s))
+			return time.Time{}, badParam("%s: %s is not now-<duration> (such as now-6h or now-90d)", name, quote(s))
 		}
 		return now.Add(-d), nil
 	}
@@ -81,7 +86,7 @@ func parseTime(name, s string, now time.Time) (time.Time, error) {
 	return t, nil
 }
 
-// parseStep reads a Go duration ("5m", "1h30m") or seconds ("300").
+// parseStep reads a duration ("5m", "1h30m", "1d") or seconds ("300").
 func parseStep(s string) (time.Duration, error) {
 	var d time.Duration
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
@@ -90,9 +95,9 @@ func parseStep(s string) (time.Duration, error) {
 		}
 		d = time.Duration(f * float64(time.Second))
 	} else {
-		d, err = time.ParseDuration(s)
+		d, err = parseDuration(s)
 		if err != nil {
-			return 0, badParam("step: %s is neither a duration (5m, 1h) nor seconds", quote(s))
+			return 0, badParam("step: %s is neither a duration (5m, 1h, 1d) nor seconds", quote(s))
 		}
 	}
 	if d <= 0 || d > 366*24*time.Hour {
@@ -168,7 +173,7 @@ func parseWindow(s string, windows []time.Duration) (time.Duration, error) {
 	if s == "" {
 		return 0, nil
 	}
-	d, err := time.ParseDuration(s)
+	d, err := parseDuration(s)
 	if err != nil {
 		if f, ferr := strconv.ParseFloat(s, 64); ferr == nil && f > 0 && f < 1e9 {
 			d, err = time.Duration(f*float64(time.Second)), nil
@@ -194,4 +199,56 @@ func shortDuration(d time.Duration) string {
 		s = s[:len(s)-2]
 	}
 	return s
+}
+
+// Units of parseDuration: Go's, plus days and weeks, since history spans
+// 90 days.
+var durationUnits = map[string]time.Duration{
+	"ns": time.Nanosecond, "us": time.Microsecond, "µs": time.Microsecond, "ms": time.Millisecond,
+	"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour,
+}
+
+// parseDuration reads a Go duration extended with days (d, 24 hours) and
+// weeks (w, 7 days): "90d", "2w", "1d12h", "1.5h". No sign; at most
+// about 290 years (time.Duration's range).
+func parseDuration(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, errors.New("empty duration")
+	}
+	if s == "0" {
+		return 0, nil
+	}
+	var total float64
+	for s != "" {
+		i := 0
+		for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+			i++
+		}
+		if i == 0 {
+			return 0, errors.New("duration: expected a number")
+		}
+		num := s[:i]
+		if strings.Count(num, ".") > 1 || num == "." {
+			return 0, errors.New("duration: bad number")
+		}
+		v, err := strconv.ParseFloat(num, 64)
+		if err != nil {
+			return 0, err
+		}
+		s = s[i:]
+		j := 0
+		for j < len(s) && !(s[j] >= '0' && s[j] <= '9' || s[j] == '.') {
+			j++
+		}
+		unit, ok := durationUnits[s[:j]]
+		if !ok {
+			return 0, errors.New("duration: unknown unit")
+		}
+		s = s[j:]
+		total += v * float64(unit)
+		if total >= float64(math.MaxInt64) { // 2^63: past the range
+			return 0, errors.New("duration: too long")
+		}
+	}
+	return time.Duration(total), nil
 }

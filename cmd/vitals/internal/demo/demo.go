@@ -178,14 +178,11 @@ func Run(ctx context.Context, cfg Config) error {
 			log.Error("history: close", "err", err)
 		}
 	}()
-	query := queryapi.Handler(agg, hist, &queryapi.Options{Logger: log})
 	// The JSON APIs live on their own mux: the public listener serves it
 	// behind the API token (when set), the admin listener behind the
 	// admin token.
 	api := http.NewServeMux()
-	for _, p := range []string{"/api/v1/window", "/api/v1/series", "/api/v1/query_range"} {
-		api.Handle(p, query)
-	}
+	queryapi.New(agg, hist, &queryapi.Options{Logger: log}).Mount(api)
 
 	// The monitored dependencies, each under a real workload.
 	db, err := demoload.NewDBLoad(m, &demoload.DBOptions{PostgresURL: cfg.Postgres, SQLitePath: filepath.Join(cfg.DataDir, "shop.sqlite")})
