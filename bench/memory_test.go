@@ -17,22 +17,21 @@ import (
 //
 // Every benchmark here runs at GOMAXPROCS 1, 2, 8 and 64 whatever -cpu
 // says, and fills its instruments from every P: GOMAXPROCS goroutines wait
-// at a barrier and then observe together, several rounds, so the scheduler
-// spreads them over all Ps (64 Ps on this 2-core machine are 64 Ms taking
-// turns, and each P writes the instruments). What is measured depends on
-// how the instruments lay out their per-core state, not on real
-// parallelism, so a 2-core machine shows what a 64-core one would hold.
+// at a barrier and then observe together, so the scheduler spreads them
+// over all Ps (64 Ps on this 2-core machine are 64 Ms taking turns, and
+// each P writes each instrument). The values are the same at every
+// GOMAXPROCS, split among the goroutines, so what changes with the P count
+// is only how the instruments lay out per-core state: what is measured
+// depends on that layout, not on real parallelism, and a 2-core machine
+// shows what a 64-core one would hold.
 
 var procCounts = []int{1, 2, 8, 64}
 
-const (
-	fillRounds = 4
-	obsPerFill = 256 // values of the latency stream each goroutine observes per round
-)
+const fillRounds = 4
 
-// fillFromEveryP runs observe(g, i) for obsPerFill values i on each of
-// GOMAXPROCS goroutines g, released together, fillRounds times.
-func fillFromEveryP(observe func(g, i int)) {
+// fillFromEveryP calls observe(i) for i in [0, n) fillRounds times, each
+// round split round-robin among GOMAXPROCS goroutines released together.
+func fillFromEveryP(n int, observe func(i int)) {
 	procs := runtime.GOMAXPROCS(0)
 	for range fillRounds {
 		var ready, done sync.WaitGroup
@@ -44,8 +43,8 @@ func fillFromEveryP(observe func(g, i int)) {
 				defer done.Done()
 				ready.Done()
 				<-start
-				for i := range obsPerFill {
-					observe(g, i)
+				for i := g; i < n; i += procs {
+					observe(i)
 				}
 			}()
 		}
@@ -78,7 +77,8 @@ func withProcs(b *testing.B, procs int, f func(b *testing.B)) {
 }
 
 // BenchmarkInstrumentMemory reports the bytes one histogram and one
-// counter hold after every P has observed into them, for vitals and
+// counter hold after every P has observed into them (the whole latency
+// stream, four times), for vitals and
 // client_golang (native histogram at schema 6, vitals' resolution, which
 // is what a vitals histogram exports; and client_golang's counter). The
 // figure is B/instrument over 100 instruments; the loop does nothing.
@@ -92,8 +92,8 @@ func BenchmarkInstrumentMemory(b *testing.B) {
 					for i := range hs {
 						hs[i] = metric.NewHistogram(nil)
 					}
-					fillFromEveryP(func(g, i int) {
-						v := latencies[(g*obsPerFill+i)&ringMask]
+					fillFromEveryP(ringSize, func(i int) {
+						v := latencies[i]
 						for _, h := range hs {
 							h.Observe(v)
 						}
@@ -110,8 +110,8 @@ func BenchmarkInstrumentMemory(b *testing.B) {
 					for i := range hs {
 						hs[i] = newPromNative(promNativeFactorSchema6)
 					}
-					fillFromEveryP(func(g, i int) {
-						v := latencies[(g*obsPerFill+i)&ringMask]
+					fillFromEveryP(ringSize, func(i int) {
+						v := latencies[i]
 						for _, h := range hs {
 							h.Observe(v)
 						}
@@ -128,7 +128,7 @@ func BenchmarkInstrumentMemory(b *testing.B) {
 					for i := range cs {
 						cs[i] = new(metric.Counter)
 					}
-					fillFromEveryP(func(g, i int) {
+					fillFromEveryP(ringSize, func(int) {
 						for _, c := range cs {
 							c.Inc()
 						}
@@ -145,7 +145,7 @@ func BenchmarkInstrumentMemory(b *testing.B) {
 					for i := range cs {
 						cs[i] = prometheus.NewCounter(prometheus.CounterOpts{Name: "bench_total", Help: "Benchmark counter."})
 					}
-					fillFromEveryP(func(g, i int) {
+					fillFromEveryP(ringSize, func(int) {
 						for _, c := range cs {
 							c.Inc()
 						}
@@ -179,13 +179,11 @@ func readFixture() *metric.Registry {
 			cs = append(cs, vec.With(r, c))
 		}
 	}
-	fillFromEveryP(func(g, i int) {
-		if i >= 16 { // 16 values per goroutine per round: enough for every P to write every series
-			return
-		}
-		v := latencies[(g*16+i)&ringMask]
-		for _, h := range hs {
-			h.Observe(v)
+	// The scrape fixture's values (obsPerHistogram per series), each one
+	// observed once per round, by whichever goroutine the split gives it.
+	fillFromEveryP(obsPerHistogram, func(k int) {
+		for j, h := range hs {
+			h.Observe(latencies[(j*131+k)&ringMask])
 		}
 		for _, c := range cs {
 			c.Inc()

@@ -23,6 +23,16 @@ func newVitalsHistogram() *metric.Histogram {
 	})
 }
 
+// newVitalsPromDef is a vitals histogram with client_golang's default
+// bounds as classic buckets (metric.PromDefBuckets): what a service pays
+// to keep dashboards that query le="0.1".
+func newVitalsPromDef() *metric.Histogram {
+	return metric.NewRegistry().Histogram(metric.Opts{
+		Name: "bench_latency_seconds", Unit: "seconds", Help: "Benchmark latencies.",
+		Buckets: metric.PromDefBuckets(),
+	})
+}
+
 func newPromClassic() prometheus.Histogram {
 	// The classic histogram most services run: 11 DefBuckets bounds.
 	return prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -82,6 +92,7 @@ func BenchmarkObserve(b *testing.B) {
 	ring := latencies
 
 	vh := newVitalsHistogram()
+	vpd := newVitalsPromDef()
 	pc := newPromClassic()
 	pn := newPromNative(promNativeFactor)
 	pn6 := newPromNative(promNativeFactorSchema6)
@@ -90,6 +101,7 @@ func BenchmarkObserve(b *testing.B) {
 	ctx := context.Background()
 	for _, v := range ring {
 		vh.Observe(v)
+		vpd.Observe(v)
 		pc.Observe(v)
 		pn.Observe(v)
 		pn6.Observe(v)
@@ -111,6 +123,25 @@ func BenchmarkObserve(b *testing.B) {
 			i := startOffset()
 			for pb.Next() {
 				vh.Observe(ring[i&ringMask])
+				i++
+			}
+		})
+	})
+
+	b.Run("serial/vitals_promdef", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			vpd.Observe(ring[i&ringMask])
+			i++
+		}
+	})
+	b.Run("parallel/vitals_promdef", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			i := startOffset()
+			for pb.Next() {
+				vpd.Observe(ring[i&ringMask])
 				i++
 			}
 		})

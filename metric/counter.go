@@ -22,9 +22,9 @@ type counterCell struct {
 // The zero value is ready to use. Inc and Add never allocate once each P
 // has added once.
 type Counter struct {
-	owners atomic.Uint64                           // stripe owners, see ownedStripe
-	cells  atomic.Pointer[[maxStripes]counterCell] // nil until a P claims a stripe
-	shared atomic.Uint64                           // Ps past the stripes; builds without procPin
+	owners atomic.Uint64                               // stripe owners, see ownedStripe
+	cells  atomic.Pointer[[counterStripes]counterCell] // nil until a P claims a stripe
+	shared atomic.Uint64                               // Ps past the stripes; builds without procPin
 }
 
 func newCounter() *Counter { return new(Counter) }
@@ -49,7 +49,7 @@ func (c *Counter) Add(n uint64) {
 // otherwise adds to the shared word.
 func (c *Counter) addSlow(n uint64) {
 	if pinned && c.cells.Load() == nil {
-		c.cells.CompareAndSwap(nil, new([maxStripes]counterCell))
+		c.cells.CompareAndSwap(nil, new([counterStripes]counterCell))
 	}
 	pid := procPin()
 	if canClaim(pid) {
@@ -60,7 +60,7 @@ func (c *Counter) addSlow(n uint64) {
 				procUnpin()
 				return
 			}
-			k := freeStripe(o)
+			k := freeStripe(o, counterStripes)
 			if k < 0 {
 				break
 			}

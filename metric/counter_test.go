@@ -27,7 +27,7 @@ func TestCounterConcurrentExact(t *testing.T) {
 		wg.Wait()
 	}
 	run()
-	prev := runtime.GOMAXPROCS(maxStripes + 5) // Ps past the stripes use the shared word
+	prev := runtime.GOMAXPROCS(counterStripes + histStripes + 5) // Ps past the stripes use the shared word
 	run()
 	runtime.GOMAXPROCS(prev)
 	if got := c.Value(); got != 2*16*10000 {
@@ -66,7 +66,7 @@ func TestGauges(t *testing.T) {
 
 func TestHistogramMoreProcsThanStripes(t *testing.T) {
 	h := NewRegistry().Histogram(Opts{Name: "h_seconds", Help: "h"})
-	prev := runtime.GOMAXPROCS(maxStripes + 5)
+	prev := runtime.GOMAXPROCS(counterStripes + histStripes + 5)
 	defer runtime.GOMAXPROCS(prev)
 	var wg sync.WaitGroup
 	for g := 0; g < 16; g++ {

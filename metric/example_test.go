@@ -37,9 +37,44 @@ func ExampleHistogram_StartTimer() {
 	var h metric.Histogram // the zero value works
 	t := h.StartTimer()
 	time.Sleep(time.Millisecond)
-	d := t.ObserveDuration()
-	fmt.Println(h.Count(), d >= time.Millisecond)
+	t.End()
+	var v metric.HistogramValue
+	h.Read(&v)
+	fmt.Println(h.Count(), v.Min >= 0.001)
 	// Output: 1 true
+}
+
+// Dashboards written for client_golang's default buckets query le="0.1"
+// and friends; PromDefBuckets gives a histogram exactly those bounds.
+func ExamplePromDefBuckets() {
+	reg := metric.NewRegistry()
+	h := reg.Histogram(metric.Opts{Name: "http_request_duration_seconds", Unit: "seconds",
+		Help: "Request latency.", Buckets: metric.PromDefBuckets()})
+	h.Observe(0.07)
+	h.Observe(0.1)
+	h.Observe(3)
+	var v metric.HistogramValue
+	h.Read(&v)
+	for i, b := range v.ClassicBounds {
+		if b == 0.1 || b == 5 {
+			fmt.Printf("le=%g: %d\n", b, v.ClassicCounts[i])
+		}
+	}
+	// Output:
+	// le=0.1: 2
+	// le=5: 3
+}
+
+func ExampleRejectReason() {
+	var h metric.Histogram
+	h.Observe(math.Inf(1))
+	for _, r := range []metric.RejectReason{metric.RejectNaN, metric.RejectInf, metric.RejectNegative} {
+		fmt.Println(r, h.Rejected(r))
+	}
+	// Output:
+	// nan 0
+	// inf 1
+	// negative 0
 }
 
 func ExampleHistogram_Observe_badValues() {

@@ -2,6 +2,7 @@ package metric
 
 import (
 	"fmt"
+	"hash/maphash"
 	"math"
 	"strings"
 	"sync"
@@ -54,11 +55,13 @@ type Opts struct {
 	Labels []string
 	// MaxSeries caps the number of label sets of a Vec. Label sets past it
 	// are folded into one overflow series whose label values are all
-	// OverflowValue, and counted in vitals_series_overflow_total. 0 means
+	// OverflowValue, and counted, once each, in
+	// vitals_series_overflow_total (see Family.Overflowed). 0 means
 	// DefaultMaxSeries; the overflow series does not count toward it.
 	MaxSeries int
 	// Buckets are the classic bucket bounds of a histogram; see
-	// HistogramOpts.Buckets. Ignored for other kinds.
+	// HistogramOpts.Buckets. nil means DefaultBuckets (powers of two);
+	// PromDefBuckets gives client_golang's. Ignored for other kinds.
 	Buckets []float64
 }
 
@@ -119,11 +122,12 @@ type Family struct {
 	variant  variant
 	buckets  []float64
 	reg      *Registry
-	overflow atomic.Uint64 // label sets folded into the overflow series
+	overflow atomic.Uint64 // distinct label sets folded into the overflow series
 
 	mu       sync.RWMutex
 	index    map[string]*Series
 	overS    *Series
+	folded   map[uint64]struct{}       // fingerprints of the label sets counted in overflow
 	series   atomic.Pointer[[]*Series] // copy on write, creation order
 	rejected [numRejectReasons]atomic.Uint64
 }
@@ -148,9 +152,20 @@ func (f *Family) Series() []*Series {
 	return nil
 }
 
-// Overflowed returns how many label sets were folded into the overflow
-// series because the family was at its cap.
+// Overflowed returns how many distinct label sets were folded into the
+// overflow series because the family was at its cap: asking for the same
+// label set again, as a handler does on every request, counts once. The
+// family remembers a 64-bit fingerprint of each folded set, at most
+// maxFoldedTracked of them (about 600 KB); a family that folds more than
+// that counts every lookup of a set it no longer tracks, so the number
+// keeps rising (an upper bound) instead of stopping.
 func (f *Family) Overflowed() uint64 { return f.overflow.Load() }
+
+// maxFoldedTracked bounds the fingerprints a family keeps of folded label
+// sets: a label explosion must not grow memory through its own counter.
+const maxFoldedTracked = 1 << 15
+
+var foldSeed = maphash.MakeSeed()
 
 // Rejected returns the observations rejected for reason across the
 // family's histograms, deleted series included.
@@ -219,7 +234,16 @@ func (f *Family) getInit(values []string, init func(*Series)) *Series {
 		return s
 	}
 	if len(f.index) >= f.MaxSeries {
-		f.overflow.Add(1)
+		fp := maphash.Bytes(foldSeed, key)
+		if _, seen := f.folded[fp]; !seen {
+			f.overflow.Add(1)
+			if f.folded == nil {
+				f.folded = make(map[uint64]struct{})
+			}
+			if len(f.folded) < maxFoldedTracked {
+				f.folded[fp] = struct{}{}
+			}
+		}
 		if f.overS == nil {
 			vals := make([]string, len(f.Labels))
 			for i := range vals {

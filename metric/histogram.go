@@ -45,14 +45,17 @@ type histStripe struct {
 
 // histShared takes the observations of Ps without a stripe, of stripe
 // buckets that are full, and of values above 2^64, with atomic
-// read-modify-write.
+// read-modify-write. Its buckets are 32-bit too, which halves what a
+// histogram holds at high GOMAXPROCS; a full one spills into 64-bit
+// buckets (big), allocated only then.
 type histShared struct {
 	zero    atomic.Uint64
 	sumBits atomic.Uint64
 	minBits atomic.Uint64
 	maxBits atomic.Uint64
 	above   atomic.Uint64 // values above 2^64 (also counted in the last bucket)
-	tab     atomic.Pointer[chunkTab[chunk64]]
+	tab     atomic.Pointer[chunkTab[chunk32]]
+	big     atomic.Pointer[chunkTab[chunk64]]
 	classic []atomic.Uint64
 }
 
@@ -72,8 +75,8 @@ func newClassic(nClassic int) []atomic.Uint64 {
 // seconds, a size in bytes) in exponential buckets, and keeps their exact
 // count, sum, min and max. Quantiles read from it are within 1% of the exact
 // ones (see Schema). Observe never allocates in steady state and never
-// locks. It is striped like Counter (stripe.go): up to four Ps each get a
-// private stripe, so goroutines on different cores never write the same
+// locks. It is striped like Counter (stripe.go): up to two Ps each get a
+// private stripe, so two cores observing at once never write the same
 // cache line; further Ps share one set of atomic words. A histogram of
 // latencies stays under 16 KB however many Ps observe it.
 //
@@ -84,7 +87,7 @@ func newClassic(nClassic int) []atomic.Uint64 {
 // The zero value is ready to use with DefaultBuckets as classic buckets.
 type Histogram struct {
 	owners  atomic.Uint64 // stripe owners, see ownedStripe
-	stripes [maxStripes]atomic.Pointer[histStripe]
+	stripes [histStripes]atomic.Pointer[histStripe]
 	shared  atomic.Pointer[histShared]
 	bounds  []float64 // classic bucket upper bounds
 	derived bool      // classic counts come from native buckets
@@ -133,7 +136,7 @@ func (h *Histogram) classicBounds() []float64 {
 	if h.custom {
 		return h.bounds
 	}
-	return DefaultBuckets
+	return defaultBuckets
 }
 
 func (h *Histogram) nClassic() int {
@@ -240,7 +243,7 @@ func (h *Histogram) observeSlow(v float64, idx int) {
 			installChunk(&s.tab, ci)
 			continue // back through the pinned path: we may be on another P by now
 		}
-		if !canClaim(pid) || freeStripe(o) < 0 {
+		if !canClaim(pid) || freeStripe(o, histStripes) < 0 {
 			procUnpin()
 			break
 		}
@@ -261,7 +264,7 @@ func (h *Histogram) claimStripe() {
 		if ownedStripe(o, pid) >= 0 {
 			return
 		}
-		k := freeStripe(o)
+		k := freeStripe(o, histStripes)
 		if k < 0 {
 			return
 		}
@@ -290,7 +293,19 @@ func (h *Histogram) observeShared(v float64, idx int) {
 	if idx < 0 {
 		s.zero.Add(1)
 	} else {
-		installChunk(&s.tab, idx>>chunkBits)[idx&(chunkSize-1)].Add(1)
+		// Compare-and-swap, not add: a 32-bit add that wrapped would
+		// read as 2^32 observations lost until the spill caught up.
+		b := &installChunk(&s.tab, idx>>chunkBits)[idx&(chunkSize-1)]
+		for {
+			old := b.Load()
+			if old == math.MaxUint32 {
+				installChunk(&s.big, idx>>chunkBits)[idx&(chunkSize-1)].Add(1)
+				break
+			}
+			if b.CompareAndSwap(old, old+1) {
+				break
+			}
+		}
 	}
 	if v > maxNative {
 		s.above.Add(1)
@@ -390,7 +405,7 @@ func (t Timer) ObserveDuration() time.Duration {
 // Read fills dst with the histogram's current state, reusing dst's slices.
 // Reads run concurrently with observations: a value read during Observe
 // calls may count an observation in Count but not yet in Sum. Its cost
-// grows with the stripes in use (at most maxStripes), never with the
+// grows with the stripes in use (at most histStripes), never with the
 // number of Ps.
 func (h *Histogram) Read(dst *HistogramValue) {
 	dst.Schema = Schema
@@ -401,8 +416,9 @@ func (h *Histogram) Read(dst *HistogramValue) {
 	dst.Buckets = dst.Buckets[:0]
 	dst.ClassicBounds = h.classicBounds()
 	minV, maxV := math.Inf(1), 0.0
-	var stripes [maxStripes]*histStripe
-	var tabs [maxStripes]*chunkTab[chunk32]
+	var stripes [histStripes]*histStripe
+	var tabs [histStripes + 1]*chunkTab[chunk32] // the stripes', then the shared words'
+	ns := 0
 	n := 0
 	lo, hi := numChunks, 0
 	for i := range h.stripes {
@@ -410,21 +426,26 @@ func (h *Histogram) Read(dst *HistogramValue) {
 		if s == nil {
 			continue
 		}
-		stripes[n], tabs[n] = s, s.tab.Load()
+		stripes[ns], tabs[n] = s, s.tab.Load()
 		l, u := tabs[n].span()
 		lo, hi = min(lo, l), max(hi, u)
 		n++
+		ns++
 		dst.ZeroCount += s.zero.Load()
 		dst.Sum += math.Float64frombits(s.sumBits.Load())
 		minV = math.Min(minV, math.Float64frombits(s.minBits.Load()))
 		maxV = math.Max(maxV, math.Float64frombits(s.maxBits.Load()))
 	}
 	sh := h.shared.Load()
-	var shTab *chunkTab[chunk64]
+	var bigTab *chunkTab[chunk64]
 	var above uint64
 	if sh != nil {
-		shTab = sh.tab.Load()
-		l, u := shTab.span()
+		tabs[n] = sh.tab.Load()
+		l, u := tabs[n].span()
+		lo, hi = min(lo, l), max(hi, u)
+		n++
+		bigTab = sh.big.Load()
+		l, u = bigTab.span()
 		lo, hi = min(lo, l), max(hi, u)
 		dst.ZeroCount += sh.zero.Load()
 		dst.Sum += math.Float64frombits(sh.sumBits.Load())
@@ -443,7 +464,7 @@ func (h *Histogram) Read(dst *HistogramValue) {
 				}
 			}
 		}
-		if c := shTab.get(ci); c != nil {
+		if c := bigTab.get(ci); c != nil {
 			any = true
 			for j := range sums {
 				sums[j] += c[j].Load()
@@ -477,7 +498,7 @@ func (h *Histogram) Read(dst *HistogramValue) {
 	if nc := h.nClassic(); nc > 0 {
 		var run uint64
 		for i := 0; i < nb; i++ {
-			for _, s := range stripes[:n] {
+			for _, s := range stripes[:ns] {
 				run += s.classic[i].Load()
 			}
 			if sh != nil {
@@ -542,6 +563,15 @@ func (h *Histogram) Count() uint64 {
 	if s := h.shared.Load(); s != nil {
 		n += s.zero.Load()
 		if t := s.tab.Load(); t != nil {
+			for _, c := range t.c {
+				if c != nil {
+					for j := range c {
+						n += uint64(c[j].Load())
+					}
+				}
+			}
+		}
+		if t := s.big.Load(); t != nil {
 			for _, c := range t.c {
 				if c != nil {
 					for j := range c {

@@ -164,8 +164,8 @@ func (r *Registry) family(opts Opts, kind Kind, v variant, vec bool) *Family {
 	r.mu.Lock()
 	if f := r.byName[opts.Name]; f != nil {
 		r.mu.Unlock()
-		if f.variant != v || !slices.Equal(f.Labels, opts.Labels) || !slices.Equal(f.buckets, buckets) || f.MaxSeries != maxSeries {
-			panic(fmt.Sprintf("vitals/metric: %s is already registered as a %s with labels %v and another shape", opts.Name, f.Kind, f.Labels))
+		if diff := f.shapeDiff(v, opts.Labels, buckets, maxSeries); diff != "" {
+			panic(fmt.Sprintf("vitals/metric: %s is already registered with another shape: %s", opts.Name, diff))
 		}
 		return f
 	}
@@ -242,3 +242,27 @@ const (
 	selfRejectedName = "vitals_rejected_observations_total"
 	selfOverflowName = "vitals_series_overflow_total"
 )
+
+var variantNames = [...]string{
+	varCounter:     "Counter",
+	varGauge:       "Gauge",
+	varFloatGauge:  "FloatGauge",
+	varHistogram:   "Histogram",
+	varCounterFunc: "CounterFunc",
+	varGaugeFunc:   "GaugeFunc",
+}
+
+// shapeDiff says how a registration differs from f, or returns "".
+func (f *Family) shapeDiff(v variant, labels []string, buckets []float64, maxSeries int) string {
+	switch {
+	case f.variant != v:
+		return fmt.Sprintf("registered as a %s, asked for a %s", variantNames[f.variant], variantNames[v])
+	case !slices.Equal(f.Labels, labels):
+		return fmt.Sprintf("registered with labels %q, asked with %q", f.Labels, labels)
+	case !slices.Equal(f.buckets, buckets):
+		return fmt.Sprintf("registered with buckets %v, asked with %v", f.buckets, buckets)
+	case f.MaxSeries != maxSeries:
+		return fmt.Sprintf("registered with MaxSeries %d, asked with %d", f.MaxSeries, maxSeries)
+	}
+	return ""
+}

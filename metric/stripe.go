@@ -4,7 +4,7 @@ import "math/bits"
 
 // Striping.
 //
-// A counter or histogram keeps its counts in at most maxStripes stripes,
+// A counter or histogram keeps its counts in a few stripes,
 // each owned by one P and written only by goroutines pinned to that P
 // (procPin), so an update is a plain load and store with no LOCK prefix
 // and no cache line written by two cores. A P claims a free stripe on its
@@ -13,25 +13,33 @@ import "math/bits"
 // with a few ALU operations. Ps past the last stripe, P ids of 255 and
 // above, and builds without procPin update one shared set of words with
 // atomic read-modify-write instead: correct on any number of cores, and
-// contended only where more than maxStripes cores hit one instrument at
+// contended only where more cores than stripes hit one instrument at
 // once.
 //
-// So memory and read cost are bounded by maxStripes, not by GOMAXPROCS:
+// So memory and read cost are bounded by the stripe count, not by GOMAXPROCS:
 // an instrument touched from one P holds one stripe, from 64 Ps at most
-// maxStripes stripes plus the shared words. docs/ARCHITECTURE.md
+// counterStripes or histStripes stripes plus the shared words. docs/ARCHITECTURE.md
 // ("Striped instruments") records the measured trade-off.
 
-// maxStripes bounds the stripes per instrument. Four keeps a histogram
-// under 16 KB and a counter under 1 KB however many Ps observe (see
-// BenchmarkInstrumentMemory in bench/), and gives every core its own
-// stripe up to four cores hitting one instrument at once.
-const maxStripes = 4
+// counterStripes and histStripes bound the stripes per instrument:
+// memory and read cost stop growing there, and past them cores share the
+// atomic words. A counter stripe is one padded word, so four cost 512
+// bytes. A histogram stripe holds 32-bit buckets for the value range its
+// P saw, about 3.8 KB for a latency histogram that spans 14 powers of
+// two; with three stripes such a histogram held 17.5 KB at GOMAXPROCS=64,
+// over the 16 KB budget; with two it holds about 13 KB, a third of
+// client_golang's native histogram at the same resolution (38.7 KB), and
+// two cores observing one histogram at once still write separate cache
+// lines (BenchmarkInstrumentMemory in bench/; docs/ARCHITECTURE.md,
+// "Striped instruments").
+const (
+	counterStripes = 4
+	histStripes    = 2
+)
 
 const (
 	ownerOnes  = 0x0101010101010101
 	ownerHighs = 0x8080808080808080
-	// stripeMask covers the bytes of the owner word that name stripes.
-	stripeMask = 1<<(8*maxStripes) - 1
 )
 
 // ownedStripe returns the stripe owned by P pid in the packed owner word,
@@ -42,16 +50,16 @@ func ownedStripe(owners uint64, pid int) int {
 		return -1
 	}
 	x := owners ^ (uint64(pid+1) * ownerOnes)
-	t := (x - ownerOnes) &^ x & ownerHighs & (ownerHighs & stripeMask)
+	t := (x - ownerOnes) &^ x & ownerHighs // bytes past the stripes are 0 and never match
 	if t == 0 {
 		return -1
 	}
 	return bits.TrailingZeros64(t) >> 3
 }
 
-// freeStripe returns the first free stripe in owners, or -1.
-func freeStripe(owners uint64) int {
-	for k := 0; k < maxStripes; k++ {
+// freeStripe returns the first free one of n stripes in owners, or -1.
+func freeStripe(owners uint64, n int) int {
+	for k := 0; k < n; k++ {
 		if owners>>(8*k)&0xff == 0 {
 			return k
 		}
