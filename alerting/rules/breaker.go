@@ -28,11 +28,22 @@ func (b *builder) breaker() []Rule {
 	}
 	return []Rule{
 		{Alert: "VitalsBreakerOpen", Severity: Critical, For: time.Minute, KeepFiringFor: 2 * time.Minute,
-			Expr:    fmt.Sprintf("%s == 1", b.s(BreakerState, `state="open"`)),
+			// Open or half-open: a half-open breaker lets a few probes
+			// through and re-opens when they fail, so "open" alone would
+			// reset the alert's `for` at every probe.
+			Expr:    fmt.Sprintf("max %s (%s) == 1", br, b.s(BreakerState, `state=~"open|half_open"`)),
 			Summary: "Circuit breaker {{ $labels.breaker }} is open",
-			Description: "Circuit breaker {{ $labels.breaker }} on {{ $labels.instance }} (job {{ $labels.job }}) has been open for a minute: calls to its dependency are rejected without being tried. " +
-				"The alert keeps firing for 2 minutes after the breaker leaves open, so half-open probes that fail do not resolve and re-fire it.",
-			Test: stateCase("open", 10, 5*time.Minute)},
+			Description: "Circuit breaker {{ $labels.breaker }} on {{ $labels.instance }} (job {{ $labels.job }}) has been open or half-open for a minute: calls to its dependency are rejected without being tried. " +
+				"The alert keeps firing for 2 minutes after the breaker closes, so a dependency that recovers and fails again does not resolve and re-fire it.",
+			Test: &Case{EvalAt: 5 * time.Minute, Labels: map[string]string{"breaker": payments},
+				Series: func(fire bool) []Series {
+					// Firing side: open, then half-open; quiet side:
+					// closed (both gauges 0).
+					return []Series{
+						series(BreakerState, gauge2(pick(fire, 1, 0), 3, 0, 8), "breaker", payments, "state", "open"),
+						series(BreakerState, gauge2(0, 3, pick(fire, 1, 0), 8), "breaker", payments, "state", "half_open"),
+					}
+				}}},
 		{Alert: "VitalsBreakerFlapping", Severity: Warning,
 			Expr:        fmt.Sprintf("sum %s (increase(%s[15m])) > %s", br, b.s(BreakerTransitions), num(trans)),
 			Summary:     "Circuit breaker {{ $labels.breaker }} is flapping",

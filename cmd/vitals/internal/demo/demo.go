@@ -82,6 +82,9 @@ type Config struct {
 	// HistoryOnCorrupt is what to do with a damaged history file
 	// (history.Options.OnCorrupt): fail (the default) or move it aside.
 	HistoryOnCorrupt history.CorruptAction
+	// Alertmanager is the URL of an Alertmanager the in-process alerts
+	// are delivered to (its v2 API); "" for none.
+	Alertmanager string
 
 	// Listener and AdminListener, when set, are used instead of listening
 	// on Addr and AdminAddr (tests).
@@ -212,6 +215,11 @@ func Run(ctx context.Context, cfg Config) error {
 	hl.Mount(mux)
 	mux.Handle("GET /metrics", exposition.Handler(m.Registry(), &exposition.HandlerOpts{Logger: log, BearerToken: cfg.MetricsToken}))
 	apiTok := httpx.NewToken(cfg.APIToken)
+	stopAlerting, err := startAlerting(m, api, mux, apiTok, payments, cfg, log)
+	if err != nil {
+		return fmt.Errorf("alerting: %w", err)
+	}
+	defer stopAlerting()
 	mux.Handle("/api/", requireToken(apiTok, api))
 	mux.Handle("/metrics/", requireToken(apiTok, api))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {

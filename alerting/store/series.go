@@ -1,0 +1,151 @@
+package store
+
+import (
+	"math"
+	"strconv"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"github.com/prometheus/prometheus/tsdb/chunks"
+	"github.com/prometheus/prometheus/util/annotations"
+)
+
+// series is one selected series with the samples a query asked for,
+// copied out of the ring.
+type series struct {
+	lset    labels.Labels
+	samples smpList
+}
+
+func (s *series) Labels() labels.Labels { return s.lset }
+
+// Iterator uses Prometheus' own list iterator over the copied samples.
+func (s *series) Iterator(chunkenc.Iterator) chunkenc.Iterator {
+	return storage.NewListSeriesIterator(s.samples)
+}
+
+type seriesSet struct {
+	list []*series
+	i    int
+}
+
+func (ss *seriesSet) Next() bool                        { ss.i++; return ss.i < len(ss.list) }
+func (ss *seriesSet) At() storage.Series                { return ss.list[ss.i] }
+func (ss *seriesSet) Err() error                        { return nil }
+func (ss *seriesSet) Warnings() annotations.Annotations { return nil }
+
+// smp is one sample; h is shared with the ring and never modified, so H
+// and FH return copies.
+type smp struct {
+	t int64
+	f float64
+	h *histogram.Histogram
+}
+
+func (s *smp) T() int64   { return s.t }
+func (s *smp) ST() int64  { return 0 }
+func (s *smp) F() float64 { return s.f }
+func (s *smp) H() *histogram.Histogram {
+	if s.h == nil {
+		return nil
+	}
+	return s.h.Copy()
+}
+
+func (s *smp) FH() *histogram.FloatHistogram {
+	if s.h == nil {
+		return nil
+	}
+	return s.h.ToFloat(nil)
+}
+
+func (s *smp) Type() chunkenc.ValueType {
+	if s.h != nil {
+		return chunkenc.ValHistogram
+	}
+	return chunkenc.ValFloat
+}
+
+func (s *smp) Copy() chunks.Sample { c := *s; return &c }
+
+// smpList implements storage.Samples without an allocation per Get.
+type smpList []smp
+
+func (l smpList) Get(i int) chunks.Sample { return &l[i] }
+func (l smpList) Len() int                { return len(l) }
+
+// storeGatheredLocked stores the families of the Gatherer (the Go runtime
+// and process collectors): counters, gauges and untyped values as they
+// are, summaries as <name>{quantile}, <name>_sum and <name>_count, and
+// classic histograms as <name>_bucket{le}, <name>_sum and <name>_count,
+// which is what a Prometheus scrape stores for them.
+func (s *Store) storeGatheredLocked(fams []*dto.MetricFamily, t, tick uint64) {
+	for _, mf := range fams {
+		name := mf.GetName()
+		for _, m := range mf.GetMetric() {
+			put := func(n string, v float64, extra ...string) {
+				b := labels.NewScratchBuilder(len(m.GetLabel()) + s.extra.Len() + 2)
+				b.Add(labels.MetricName, n)
+				for _, lp := range m.GetLabel() {
+					ln := lp.GetName()
+					if _, clash := s.extraMap[ln]; clash {
+						ln = "exported_" + ln
+					}
+					b.Add(ln, lp.GetValue())
+				}
+				for i := 0; i+1 < len(extra); i += 2 {
+					b.Add(extra[i], extra[i+1])
+				}
+				s.extra.Range(func(l labels.Label) { b.Add(l.Name, l.Value) })
+				b.Sort()
+				lset := b.Labels()
+				h := lset.Hash()
+				ms := s.byHash[h]
+				if ms == nil {
+					if ms = s.addLocked(lset, n, false); ms == nil {
+						return
+					}
+					s.byHash[h] = ms
+				}
+				ms.setFloat(t, tick, v)
+			}
+			switch mf.GetType() {
+			case dto.MetricType_COUNTER:
+				put(name, m.GetCounter().GetValue())
+			case dto.MetricType_GAUGE:
+				put(name, m.GetGauge().GetValue())
+			case dto.MetricType_UNTYPED:
+				put(name, m.GetUntyped().GetValue())
+			case dto.MetricType_SUMMARY:
+				sm := m.GetSummary()
+				for _, q := range sm.GetQuantile() {
+					put(name, q.GetValue(), "quantile", fmtFloat(q.GetQuantile()))
+				}
+				put(name+"_sum", sm.GetSampleSum())
+				put(name+"_count", float64(sm.GetSampleCount()))
+			case dto.MetricType_HISTOGRAM:
+				hm := m.GetHistogram()
+				for _, bk := range hm.GetBucket() {
+					put(name+"_bucket", float64(bk.GetCumulativeCount()), "le", fmtFloat(bk.GetUpperBound()))
+				}
+				put(name+"_bucket", float64(hm.GetSampleCount()), "le", "+Inf")
+				put(name+"_sum", hm.GetSampleSum())
+				put(name+"_count", float64(hm.GetSampleCount()))
+			}
+		}
+	}
+}
+
+// fmtFloat formats a label value the way the Prometheus text format does.
+func fmtFloat(v float64) string {
+	switch {
+	case math.IsInf(v, 1):
+		return "+Inf"
+	case math.IsInf(v, -1):
+		return "-Inf"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
