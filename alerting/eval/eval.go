@@ -41,6 +41,7 @@ const (
 	Firing
 )
 
+// String returns the state as the Prometheus API writes it.
 func (s State) String() string {
 	switch s {
 	case Pending:
