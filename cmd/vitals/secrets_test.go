@@ -54,6 +54,8 @@ func TestNoSecretInHelpOrErrors(t *testing.T) {
 		{"demo", "--log-level", "loud"},
 		{"demo", "--duration", "soon"},
 		{"demo", "--postgres"},
+		{"rules", "-h"}, {"rules", "--no-such-flag"},
+		{"dashboard", "-h"}, {"dashboard", "--no-such-flag"},
 	}
 	for _, args := range cases {
 		var out, errb bytes.Buffer
