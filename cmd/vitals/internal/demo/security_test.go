@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -444,5 +445,42 @@ func TestSecondDemoOnSameDataDir(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "history: history:") {
 		t.Errorf("the error repeats its prefix: %v", err)
+	}
+}
+
+// TestConnLimiterEvictsIdleFirst: at the limit, the longest-idle
+// keep-alive connection goes first, then the oldest silent one; busy
+// ones are never closed.
+func TestConnLimiterEvictsIdleFirst(t *testing.T) {
+	lim := newConnLimiter(3, "public", newConnMetrics(metric.NewRegistry()))
+	pipe := func() net.Conn {
+		a, b := net.Pipe()
+		t.Cleanup(func() { a.Close(); b.Close() })
+		return a
+	}
+	closed := func(c net.Conn) bool {
+		c.SetWriteDeadline(time.Now().Add(10 * time.Millisecond))
+		_, err := c.Write([]byte{0})
+		return errors.Is(err, io.ErrClosedPipe)
+	}
+	silent, busy, idle := pipe(), pipe(), pipe()
+	for _, c := range []net.Conn{silent, busy, idle} {
+		if !lim.admit(c) {
+			t.Fatal("refused under the limit")
+		}
+	}
+	lim.track(busy, http.StateActive)
+	lim.track(idle, http.StateActive)
+	lim.track(idle, http.StateIdle)
+
+	if !lim.admit(pipe()) || !closed(idle) || closed(silent) || closed(busy) {
+		t.Fatal("the idle connection was not the one closed")
+	}
+	if !lim.admit(pipe()) || !closed(silent) || closed(busy) {
+		t.Fatal("the silent connection was not the next one closed")
+	}
+	lim.track(busy, http.StateClosed)
+	if lim.open() != 2 || lim.evicted.Value() != 2 || lim.refused.Value() != 0 {
+		t.Fatalf("open %v evicted %d refused %d", lim.open(), lim.evicted.Value(), lim.refused.Value())
 	}
 }
