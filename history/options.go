@@ -70,6 +70,12 @@ type Options struct {
 	// may not write it or its directory (a read-only volume, EACCES).
 	// Default false.
 	ReadOnly bool
+	// MaxQueryRecords bounds the records one query holds while it merges
+	// them (about 110 bytes each, so 11 MB at the default); a query that
+	// would read more fails with ErrQueryTooLarge. At the default tiers no
+	// query within MaxPoints comes near it; finer custom tiers can.
+	// 0: 100,000.
+	MaxQueryRecords int
 	// NoSync skips the fsync after each write. A process crash still
 	// loses nothing written; a power loss may lose recent minutes. For
 	// tests and benchmarks. Default false.
@@ -119,6 +125,9 @@ func (o *Options) normalize() error {
 	}
 	if o.MaxSeries <= 0 {
 		o.MaxSeries = 10000
+	}
+	if o.MaxQueryRecords <= 0 {
+		o.MaxQueryRecords = 100000
 	}
 	if o.RewindAfter <= 0 {
 		o.RewindAfter = 5 * time.Minute

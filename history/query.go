@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -95,6 +98,7 @@ var (
 	ErrStatKind      = errors.New("stat does not apply to the series")
 	ErrRange         = errors.New("bad time range")
 	ErrTooManyPoints = errors.New("too many points")
+	ErrQueryTooLarge = errors.New("query too large")
 )
 
 // MaxPoints is the most points one query returns.
@@ -163,10 +167,12 @@ func (s *Store) Query(ctx context.Context, req QueryRequest) (QueryResult, error
 	var disk, local uint32
 	var newest int64
 	var pend []*pendingFrame
+	var ver uint64
 	if in != nil {
 		disk, local = in.disk, in.local
 		newest = s.newest
 		pend = append(pend, s.pending...)
+		ver = s.nextSeq
 	}
 	s.mu.Unlock()
 	if in == nil {
@@ -200,107 +206,122 @@ func (s *Store) Query(ctx context.Context, req QueryRequest) (QueryResult, error
 	res.From = time.Unix(from, 0).UTC()
 	res.Step = time.Duration(step) * time.Second
 	res.Tier = time.Duration(tstep) * time.Second
+	key := queryKey{series: req.Series, stat: req.Stat, from: from, step: step, tier: tier, to: alignDown(to, s.step0), ver: ver}
+	return s.cached(ctx, key, res, func() (QueryResult, error) {
 
-	// The chosen tier holds complete coarse steps only; the steps after
-	// its last one come from the finer tiers, down to the finest and the
-	// frames still waiting for the disk, so the newest point is current.
-	type src struct {
-		t    int64
-		tier int // -1 for a pending frame
-		rec  []byte
-		fr   frame
-	}
-	var srcs []src
-	q := &pointBuilder{stat: req.Stat, from: from, step: step}
-	emit := func() error {
-		sort.SliceStable(srcs, func(i, j int) bool { return srcs[i].t < srcs[j].t })
-		var r rollup
-		for i := range srcs {
-			if i%256 == 0 && ctx.Err() != nil {
-				return ctx.Err()
-			}
-			sc := &srcs[i]
-			if err := decodeRecord(sc.rec, sc.fr.ticks, sc.fr.ms, &r); err != nil {
-				if sc.tier >= 0 {
-					s.corruptFrame(sc.tier, sc.t, err)
+		// The chosen tier holds complete coarse steps only; the steps after
+		// its last one come from the finer tiers, down to the finest and the
+		// frames still waiting for the disk, so the newest point is current.
+		type src struct {
+			t    int64
+			tier int // -1 for a pending frame
+			rec  []byte
+			fr   frame
+		}
+		var srcs []src
+		q := &pointBuilder{stat: req.Stat, from: from, step: step}
+		emit := func() error {
+			sort.SliceStable(srcs, func(i, j int) bool { return srcs[i].t < srcs[j].t })
+			var r rollup
+			for i := range srcs {
+				if i%256 == 0 {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					// Let the service's own goroutines run: a 90-day query
+					// decodes thousands of records (BenchmarkServiceUnderQueries).
+					runtime.Gosched()
 				}
-				continue
+				sc := &srcs[i]
+				if err := decodeRecord(sc.rec, sc.fr.ticks, sc.fr.ms, &r); err != nil {
+					if sc.tier >= 0 {
+						s.corruptFrame(sc.tier, sc.t, err)
+					}
+					continue
+				}
+				if r.kind != in.kind {
+					continue
+				}
+				q.add(sc.t, &r)
 			}
-			if r.kind != in.kind {
-				continue
-			}
-			q.add(sc.t, &r)
+			q.flush()
+			return nil
 		}
-		q.flush()
-		return nil
-	}
-	// committed is the last pending frame the file holds (as of the read
-	// transaction): later ones come from memory, so none counts twice.
-	addPending := func(lo int64, committed uint64) {
-		for _, p := range pend {
-			if p.rewind || p.seq <= committed || p.t < lo || p.t > to {
-				continue
-			}
-			if rec, ok := p.record(local); ok {
-				srcs = append(srcs, src{t: p.t, tier: -1, rec: rec, fr: frame{ticks: p.ticks, ms: p.ms}})
+		// committed is the last pending frame the file holds (as of the read
+		// transaction): later ones come from memory, so none counts twice.
+		addPending := func(lo int64, committed uint64) {
+			for _, p := range pend {
+				if p.rewind || p.seq <= committed || p.t < lo || p.t > to {
+					continue
+				}
+				if rec, ok := p.record(local); ok {
+					srcs = append(srcs, src{t: p.t, tier: -1, rec: rec, fr: frame{ticks: p.ticks, ms: p.ms}})
+				}
 			}
 		}
-	}
 
-	s.dbMu.RLock()
-	db := s.db
-	if db == nil || disk == 0 {
-		s.dbMu.RUnlock()
-		addPending(from, 0)
-		if err := emit(); err != nil {
+		s.dbMu.RLock()
+		db := s.db
+		if db == nil || disk == 0 {
+			s.dbMu.RUnlock()
+			addPending(from, 0)
+			if err := emit(); err != nil {
+				return res, err
+			}
+			res.Points = q.points
+			return res, nil
+		}
+		defer s.dbMu.RUnlock()
+		err := s.view(db, func(tx *bolt.Tx) error {
+			meta := tx.Bucket(bucketMeta)
+			if meta == nil {
+				return nil
+			}
+			lo := from
+			for i := tier; i >= 0; i-- {
+				if i < tier {
+					lo = max(from, keyTime(meta.Get(builtKey(s.steps[i+1]))))
+				}
+				b := tx.Bucket(tierBucket(s.steps[i]))
+				if b == nil {
+					continue
+				}
+				c := b.Cursor()
+				for k, v := c.Seek(be64(lo)); k != nil && keyTime(k) <= to; k, v = c.Next() {
+					if len(srcs)%256 == 0 {
+						if ctx.Err() != nil {
+							return ctx.Err()
+						}
+						if len(srcs) >= s.opts.MaxQueryRecords {
+							return fmt.Errorf("%w: it reads more than %d records (Options.MaxQueryRecords); use a larger step or a shorter range",
+								ErrQueryTooLarge, s.opts.MaxQueryRecords)
+						}
+						runtime.Gosched()
+					}
+					var f frame
+					if err := parseFrame(v, &f); err != nil {
+						s.corruptFrame(i, keyTime(k), err)
+						continue
+					}
+					if rec, ok := f.find(disk); ok {
+						srcs = append(srcs, src{t: keyTime(k), tier: i, rec: rec, fr: f})
+					}
+				}
+			}
+			committed := uint64(max(keyTime(meta.Get(keyCommitted)), 0))
+			if s.ro {
+				committed = 0 // a read-only Store writes nothing; the key is an earlier process's
+			}
+			addPending(lo, committed)
+			// Records point into the transaction's pages: use them inside it.
+			return emit()
+		})
+		if err != nil {
 			return res, err
 		}
 		res.Points = q.points
 		return res, nil
-	}
-	defer s.dbMu.RUnlock()
-	err := s.view(db, func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if meta == nil {
-			return nil
-		}
-		lo := from
-		for i := tier; i >= 0; i-- {
-			if i < tier {
-				lo = max(from, keyTime(meta.Get(builtKey(s.steps[i+1]))))
-			}
-			b := tx.Bucket(tierBucket(s.steps[i]))
-			if b == nil {
-				continue
-			}
-			c := b.Cursor()
-			for k, v := c.Seek(be64(lo)); k != nil && keyTime(k) <= to; k, v = c.Next() {
-				if len(srcs)%256 == 0 && ctx.Err() != nil {
-					return ctx.Err()
-				}
-				var f frame
-				if err := parseFrame(v, &f); err != nil {
-					s.corruptFrame(i, keyTime(k), err)
-					continue
-				}
-				if rec, ok := f.find(disk); ok {
-					srcs = append(srcs, src{t: keyTime(k), tier: i, rec: rec, fr: f})
-				}
-			}
-		}
-		committed := uint64(max(keyTime(meta.Get(keyCommitted)), 0))
-		if s.ro {
-			committed = 0 // a read-only Store writes nothing; the key is an earlier process's
-		}
-		addPending(lo, committed)
-		// Records point into the transaction's pages: use them inside it.
-		return emit()
 	})
-	if err != nil {
-		return res, err
-	}
-	res.Points = q.points
-	return res, nil
 }
 
 // view runs fn in a read transaction; a panic in bbolt (a damaged page
@@ -475,4 +496,102 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// queryKey identifies a query's answer: the same request, planned the
+// same way, over the same data. ver is the Store's frame sequence, which
+// moves with every finished step, rewind and (through them) expiry, so an
+// entry lives at most one step.
+type queryKey struct {
+	series     string
+	stat       Stat
+	from, step int64
+	tier       int
+	to         int64 // aligned to the finest step: frames are keyed by step starts
+	ver        uint64
+}
+
+// maxCachedPoints bounds the query cache: 200,000 points, about 6 MB.
+const maxCachedPoints = 200000
+
+// queryCache holds the answers computed since the last new step, and the
+// queries being computed, so that a dashboard opened by many people, or
+// refreshed often, computes a 90-day query once per step rather than once
+// per request.
+type queryCache struct {
+	mu     sync.Mutex
+	ver    uint64
+	points int
+	done   map[queryKey]QueryResult
+	flight map[queryKey]*queryCall
+}
+
+type queryCall struct {
+	done chan struct{}
+	res  QueryResult
+	err  error
+}
+
+// cached answers from the cache, waits for an identical query in flight,
+// or runs compute and keeps its answer. base carries the request's own
+// fields (To) into a cached answer.
+func (s *Store) cached(ctx context.Context, key queryKey, base QueryResult, compute func() (QueryResult, error)) (QueryResult, error) {
+	c := &s.qc
+	c.mu.Lock()
+	if c.ver != key.ver {
+		c.ver, c.points, c.done = key.ver, 0, nil
+	}
+	if r, ok := c.done[key]; ok {
+		c.mu.Unlock()
+		s.m.queryCacheHits.Inc()
+		return withPoints(base, r), nil
+	}
+	if call, ok := c.flight[key]; ok {
+		c.mu.Unlock()
+		select {
+		case <-call.done:
+		case <-ctx.Done():
+			return base, ctx.Err()
+		}
+		if call.err == nil {
+			s.m.queryCacheHits.Inc()
+			return withPoints(base, call.res), nil
+		}
+		if !errors.Is(call.err, context.Canceled) && !errors.Is(call.err, context.DeadlineExceeded) {
+			return base, call.err
+		}
+		return compute() // the first caller gave up; this one has not
+	}
+	call := &queryCall{done: make(chan struct{})}
+	if c.flight == nil {
+		c.flight = map[queryKey]*queryCall{}
+	}
+	c.flight[key] = call
+	c.mu.Unlock()
+
+	res, err := compute()
+	call.res, call.err = res, err
+	c.mu.Lock()
+	delete(c.flight, key)
+	if err == nil && c.ver == key.ver && c.points+len(res.Points) <= maxCachedPoints {
+		if c.done == nil {
+			c.done = map[queryKey]QueryResult{}
+		}
+		c.done[key] = res
+		c.points += len(res.Points)
+	}
+	c.mu.Unlock()
+	close(call.done)
+	if err != nil {
+		return res, err
+	}
+	return withPoints(base, res), nil
+}
+
+// withPoints returns base with r's answer; the points are copied, so a
+// caller may change its own.
+func withPoints(base, r QueryResult) QueryResult {
+	base.Kind, base.Unit, base.From, base.Step, base.Tier = r.Kind, r.Unit, r.From, r.Step, r.Tier
+	base.Points = slices.Clone(r.Points)
+	return base
 }

@@ -91,6 +91,7 @@ type Store struct {
 	w        writerState
 	fault    atomic.Pointer[func() error] // tests: fails commits
 
+	qc           queryCache
 	viewPanicked atomic.Bool
 	corruptMu    sync.Mutex
 	corruptSeen  map[[2]int64]struct{} // damaged frames counted: tier, step start
@@ -593,18 +594,19 @@ func (s *Store) Status() Status {
 }
 
 type selfMetrics struct {
-	writeErrors   *metric.Counter
-	dropped       *metric.Counter
-	seriesDropped *metric.Counter
-	corrupt       *metric.Counter
-	corruptSeries *metric.Counter
-	expired       *metric.Counter
-	commits       *metric.Counter
-	commitTime    *metric.Histogram
-	pending       *metric.Gauge
-	fileBytes     *metric.Gauge
-	series        *metric.Gauge
-	writable      *metric.Gauge
+	writeErrors    *metric.Counter
+	dropped        *metric.Counter
+	seriesDropped  *metric.Counter
+	corrupt        *metric.Counter
+	corruptSeries  *metric.Counter
+	queryCacheHits *metric.Counter
+	expired        *metric.Counter
+	commits        *metric.Counter
+	commitTime     *metric.Histogram
+	pending        *metric.Gauge
+	fileBytes      *metric.Gauge
+	series         *metric.Gauge
+	writable       *metric.Gauge
 }
 
 func newSelfMetrics(r *metric.Registry) selfMetrics {
@@ -622,6 +624,8 @@ func newSelfMetrics(r *metric.Registry) selfMetrics {
 			Help: "Stored frames found damaged (failed their checksum or did not decode), each counted once; they are skipped."}),
 		corruptSeries: r.Counter(metric.Opts{Name: "vitals_history_corrupt_series_total",
 			Help: "Damaged series definitions found when the history file was opened; those series' history is skipped."}),
+		queryCacheHits: r.Counter(metric.Opts{Name: "vitals_history_query_cache_hits_total",
+			Help: "Queries answered from the cache of answers computed since the last finished step, or by waiting for the same query in flight."}),
 		expired: r.Counter(metric.Opts{Name: "vitals_history_expired_frames_total",
 			Help: "Frames deleted because they were older than their tier's retention."}),
 		commits: r.Counter(metric.Opts{Name: "vitals_history_commits_total",

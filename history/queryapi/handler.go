@@ -367,7 +367,7 @@ func (h *handler) queryRange(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, http.StatusBadRequest, "unknown series "+quote(req.Series)+": see /api/v1/series")
 		return
 	case errors.Is(err, history.ErrUnknownStat), errors.Is(err, history.ErrStatKind),
-		errors.Is(err, history.ErrRange), errors.Is(err, history.ErrTooManyPoints):
+		errors.Is(err, history.ErrRange), errors.Is(err, history.ErrTooManyPoints), errors.Is(err, history.ErrQueryTooLarge):
 		httpx.WriteError(w, r, http.StatusBadRequest, err.Error())
 		return
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
