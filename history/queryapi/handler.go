@@ -44,6 +44,13 @@ type Options struct {
 	// QueueTimeout is how long a request waits for a slot before a 503
 	// with Retry-After. 0: 5 seconds.
 	QueueTimeout time.Duration
+	// QueryShare is the share of its slot's time a query may spend
+	// computing: after a query that took d, its slot stays closed for
+	// d×(1/QueryShare−1), so that a queue of expensive queries uses at
+	// most this share of a core per slot and the service keeps the rest.
+	// Answers served from the history's cache take microseconds and are
+	// hardly slowed. 0: 0.25; 1 turns pacing off.
+	QueryShare float64
 	// Logger receives unexpected errors (a failing disk), never user
 	// input. nil: slog.Default().
 	Logger *slog.Logger
@@ -106,6 +113,9 @@ func New(agg *aggregate.Aggregator, st *history.Store, opts *Options) *API {
 	}
 	if o.QueueTimeout <= 0 {
 		o.QueueTimeout = 5 * time.Second
+	}
+	if o.QueryShare <= 0 || o.QueryShare > 1 {
+		o.QueryShare = 0.25
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -357,7 +367,23 @@ func (h *handler) queryRange(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, http.StatusServiceUnavailable, "too many queries in flight: retry later")
 		return
 	}
-	defer release()
+	start := time.Now()
+	defer func() {
+		// Pace the slot (QueryShare): the answer is sent first, then the
+		// slot rests in proportion to the time the query took.
+		if rest := time.Duration(float64(time.Since(start)) * (1/h.o.QueryShare - 1)); rest > time.Millisecond {
+			if f, ok := w.(http.Flusher); ok {
+				f.Flush()
+			}
+			t := time.NewTimer(min(rest, 2*time.Second))
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+			}
+		}
+		release()
+	}()
 	ctx, cancel := context.WithTimeout(r.Context(), h.o.Timeout)
 	defer cancel()
 	res, err := h.st.Query(ctx, req)
