@@ -55,6 +55,8 @@ var packageMap = map[string]layer{
 	// Live streaming: WebSocket and SSE.
 	"stream":        {vitals: []string{".", "metric", "health", "internal/httpx"}, external: []string{"github.com/coder/websocket"}},
 	"stream/client": {external: []string{"github.com/coder/websocket"}},
+	"remotewrite": {vitals: []string{".", "metric"}, external: []string{
+		"github.com/klauspost/compress", "github.com/prometheus/prometheus/prompb"}},
 
 	// The command and its demo.
 	"cmd/vitals":                   {vitals: []string{"cmd/vitals/internal/demo", "alerting/rules", "alerting/dashboard"}},

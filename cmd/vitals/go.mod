@@ -10,10 +10,12 @@ require (
 	github.com/bizra/vitals/dbpool/pgxpoolmon v0.0.0-00010101000000-000000000000
 	github.com/bizra/vitals/dbpool/sqlmon v0.0.0-00010101000000-000000000000
 	github.com/bizra/vitals/history v0.0.0-00010101000000-000000000000
+	github.com/bizra/vitals/remotewrite v0.0.0-00010101000000-000000000000
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/klauspost/compress v1.20.4
 	github.com/maypok86/otter/v2 v2.4.0
 	github.com/prometheus/common v0.73.1
+	github.com/prometheus/prometheus v0.316.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/sony/gobreaker/v2 v2.4.0
 	go.uber.org/goleak v1.3.0
@@ -28,7 +30,6 @@ require (
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/grafana/grafana-foundation-sdk/go v0.0.22 // indirect
 	github.com/grafana/regexp v0.0.0-20250905093917-f7b3be9d1853 // indirect
-	github.com/prometheus/prometheus v0.316.0 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/otel v1.47.0 // indirect
 	go.opentelemetry.io/otel/log v1.47.0 // indirect
@@ -42,6 +43,7 @@ require (
 	github.com/bizra/vitals/alerting v0.0.0-00010101000000-000000000000
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
+	github.com/gogo/protobuf v1.3.2 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
@@ -80,3 +82,5 @@ replace github.com/bizra/vitals/dbpool/pgxpoolmon => ../../dbpool/pgxpoolmon
 replace github.com/bizra/vitals/breaker/gobreakermon => ../../breaker/gobreakermon
 
 replace github.com/bizra/vitals/alerting => ../../alerting
+
+replace github.com/bizra/vitals/remotewrite => ../../remotewrite

@@ -116,6 +116,7 @@ func demoFlags(out io.Writer) (*flag.FlagSet, *demoConfig) {
 	fs.Func("history-on-corrupt", "what to do with a damaged history file: fail (the default: leave it untouched and exit saying what to do) or move-aside (rename it with a timestamp and start a fresh history)",
 		func(s string) (err error) { c.HistoryOnCorrupt, err = demo.ParseHistoryOnCorrupt(s); return err })
 	fs.StringVar(&c.Alertmanager, "alertmanager", "", "deliver the in-process alerts to this Alertmanager (its v2 API), e.g. http://127.0.0.1:9093; empty for none")
+	c.Push.RegisterFlags(fs)
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json (VITALS_LOG_FORMAT)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error (VITALS_LOG_LEVEL)")
 	return fs, c

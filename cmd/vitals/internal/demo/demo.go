@@ -86,6 +86,9 @@ type Config struct {
 	// are delivered to (its v2 API); "" for none.
 	Alertmanager string
 
+	// Push sends the metrics to remote-write receivers (remotewrite.go).
+	Push Push
+
 	// Listener and AdminListener, when set, are used instead of listening
 	// on Addr and AdminAddr (tests).
 	Listener      net.Listener
@@ -211,6 +214,11 @@ func Run(ctx context.Context, cfg Config) error {
 	api.HandleFunc("/metrics/", httpx.NotFound)
 
 	newShop(m, mux, payments)
+	stopPush, err := startPush(m, &cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopPush()
 	hl, startup := newHealth(m, db, cache, payments, log)
 	hl.Mount(mux)
 	mux.Handle("GET /metrics", exposition.Handler(m.Registry(), &exposition.HandlerOpts{Logger: log, BearerToken: cfg.MetricsToken}))
