@@ -58,6 +58,8 @@ var packageMap = map[string]layer{
 	"remotewrite": {vitals: []string{".", "metric"}, external: []string{
 		"github.com/klauspost/compress", "github.com/prometheus/prometheus/prompb"}},
 
+	"otelexport": {vitals: []string{"metric"}, external: []string{"go.opentelemetry.io/otel"}},
+
 	// The command and its demo.
 	"cmd/vitals":                   {vitals: []string{"cmd/vitals/internal/demo", "alerting/rules", "alerting/dashboard"}},
 	"cmd/vitals/internal/demo":     {any: true},

@@ -23,6 +23,11 @@ type Push struct {
 	RemoteWriteVersion string
 	// RemoteWriteInterval is the time between pushes. Default 15 s.
 	RemoteWriteInterval time.Duration
+	// OTLP is an OTLP/HTTP metrics URL, e.g.
+	// http://127.0.0.1:4318/v1/metrics; "" for none (otlp.go).
+	OTLP string
+	// OTLPInterval is the time between OTLP exports. Default 15 s.
+	OTLPInterval time.Duration
 }
 
 // DefaultRemoteWriteQueueDir is the remote-write queue directory, under
@@ -49,11 +54,28 @@ func (p *Push) RegisterFlags(fs *flag.FlagSet) {
 		"remote-write protocol for every --remote-write URL: 1 (classic histograms) or 2 (native histograms, metadata)")
 	fs.DurationVar(&p.RemoteWriteInterval, "remote-write-interval", remotewrite.DefaultInterval,
 		"time between two remote-write pushes")
+	fs.StringVar(&p.OTLP, "otlp", "",
+		"export metrics by OTLP/HTTP (protobuf) to this URL through the OpenTelemetry SDK, e.g. http://127.0.0.1:4318/v1/metrics")
+	fs.DurationVar(&p.OTLPInterval, "otlp-interval", remotewrite.DefaultInterval,
+		"time between two OTLP exports")
 }
 
 // startPush starts the configured pushers and returns the function that
 // stops them (a final push, a short flush; what is left stays queued).
 func startPush(m *vitals.Monitor, cfg *Config, log *slog.Logger) (stop func(), err error) {
+	stopRW, err := startRemoteWrite(m, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	stopOTLP, err := startOTLP(m, cfg, log)
+	if err != nil {
+		stopRW()
+		return nil, err
+	}
+	return func() { stopOTLP(); stopRW() }, nil
+}
+
+func startRemoteWrite(m *vitals.Monitor, cfg *Config, log *slog.Logger) (stop func(), err error) {
 	p := cfg.Push
 	if len(p.RemoteWrite) == 0 {
 		return func() {}, nil

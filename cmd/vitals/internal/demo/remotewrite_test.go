@@ -2,6 +2,7 @@ package demo
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"flag"
 	"io"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/klauspost/compress/snappy"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
+	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 func TestPushFlags(t *testing.T) {
@@ -35,14 +38,41 @@ func TestPushFlags(t *testing.T) {
 	}
 }
 
-// TestDemoRemoteWrite runs the demo with --remote-write-version 2 against
-// an in-memory receiver and checks the shop's metrics arrive as 2.0
-// requests.
+// TestDemoRemoteWrite runs the demo with --remote-write-version 2 and
+// --otlp against an in-memory receiver and checks the shop's metrics
+// arrive as 2.0 requests and OTLP exports.
 func TestDemoRemoteWrite(t *testing.T) {
 	var mu sync.Mutex
 	names := map[string]bool{}
+	otlpNames := map[string]bool{}
 	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		if r.URL.Path == "/v1/metrics" {
+			if r.Header.Get("Content-Encoding") == "gzip" {
+				zr, err := gzip.NewReader(bytes.NewReader(body))
+				if err != nil {
+					http.Error(w, err.Error(), http.StatusBadRequest)
+					return
+				}
+				body, _ = io.ReadAll(zr)
+			}
+			var req colmetricpb.ExportMetricsServiceRequest
+			if err := proto.Unmarshal(body, &req); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			mu.Lock()
+			for _, rm := range req.ResourceMetrics {
+				for _, sm := range rm.ScopeMetrics {
+					for _, m := range sm.Metrics {
+						otlpNames[m.Name] = true
+					}
+				}
+			}
+			mu.Unlock()
+			w.Header().Set("Content-Type", "application/x-protobuf")
+			return
+		}
 		raw, err := snappy.Decode(nil, body)
 		var req writev2.Request
 		if err == nil {
@@ -73,7 +103,8 @@ func TestDemoRemoteWrite(t *testing.T) {
 	defer cancel()
 	err = Run(ctx, Config{Listener: ln, DataDir: t.TempDir(), Rate: 50, DrainDelay: 100 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
-		Push:   Push{RemoteWrite: []string{rc.URL + "/api/v1/write"}, RemoteWriteVersion: "2", RemoteWriteInterval: 500 * time.Millisecond}})
+		Push: Push{RemoteWrite: []string{rc.URL + "/api/v1/write"}, RemoteWriteVersion: "2", RemoteWriteInterval: 500 * time.Millisecond,
+			OTLP: rc.URL + "/v1/metrics", OTLPInterval: 500 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +114,9 @@ func TestDemoRemoteWrite(t *testing.T) {
 		if !names[want] {
 			t.Errorf("%s not received; got %d names", want, len(names))
 		}
+	}
+	if !otlpNames["vitals_operation_duration_seconds"] {
+		t.Errorf("OTLP export lacks the operation histogram; got %d names", len(otlpNames))
 	}
 	if !strings.Contains(logs.String(), "remote write on") {
 		t.Errorf("no start log:\n%s", logs.String())
