@@ -26,6 +26,7 @@ const (
 	V2 Version = 2
 )
 
+// String returns "1.0" or "2.0".
 func (v Version) String() string {
 	switch v {
 	case V1:
