@@ -22,9 +22,26 @@ type series struct {
 
 func (s *series) Labels() labels.Labels { return s.lset }
 
-// Iterator uses Prometheus' own list iterator over the copied samples.
+// Iterator uses Prometheus' own list iterator over the copied samples,
+// with histograms copied into the engine's buffers: the ring's histograms
+// are shared and the engine writes into the ones it is handed.
 func (s *series) Iterator(chunkenc.Iterator) chunkenc.Iterator {
-	return storage.NewListSeriesIterator(s.samples)
+	return copyingIterator{storage.NewListSeriesIterator(s.samples)}
+}
+
+type copyingIterator struct{ chunkenc.Iterator }
+
+func (it copyingIterator) AtFloatHistogram(fh *histogram.FloatHistogram) (int64, *histogram.FloatHistogram) {
+	t, h := it.Iterator.AtFloatHistogram(nil)
+	if fh == nil {
+		return t, h.Copy()
+	}
+	h.CopyTo(fh)
+	return t, fh
+}
+
+func (it copyingIterator) AtHistogram(*histogram.Histogram) (int64, *histogram.Histogram) {
+	return it.AtT(), nil // the ring holds float histograms only (Type is ValFloatHistogram)
 }
 
 type seriesSet struct {
@@ -37,39 +54,34 @@ func (ss *seriesSet) At() storage.Series                { return ss.list[ss.i] }
 func (ss *seriesSet) Err() error                        { return nil }
 func (ss *seriesSet) Warnings() annotations.Annotations { return nil }
 
-// smp is one sample; h is shared with the ring and never modified, so H
-// and FH return copies.
+// smp is one sample; h is shared with the ring: FH returns it as is and
+// copyingIterator copies it for the engine.
 type smp struct {
 	t int64
 	f float64
-	h *histogram.Histogram
+	h *histogram.FloatHistogram
 }
 
-func (s *smp) T() int64   { return s.t }
-func (s *smp) ST() int64  { return 0 }
-func (s *smp) F() float64 { return s.f }
-func (s *smp) H() *histogram.Histogram {
-	if s.h == nil {
-		return nil
-	}
-	return s.h.Copy()
-}
-
-func (s *smp) FH() *histogram.FloatHistogram {
-	if s.h == nil {
-		return nil
-	}
-	return s.h.ToFloat(nil)
-}
+func (s *smp) T() int64                      { return s.t }
+func (s *smp) ST() int64                     { return 0 }
+func (s *smp) F() float64                    { return s.f }
+func (s *smp) H() *histogram.Histogram       { return nil }
+func (s *smp) FH() *histogram.FloatHistogram { return s.h }
 
 func (s *smp) Type() chunkenc.ValueType {
 	if s.h != nil {
-		return chunkenc.ValHistogram
+		return chunkenc.ValFloatHistogram
 	}
 	return chunkenc.ValFloat
 }
 
-func (s *smp) Copy() chunks.Sample { c := *s; return &c }
+func (s *smp) Copy() chunks.Sample {
+	c := *s
+	if c.h != nil {
+		c.h = c.h.Copy()
+	}
+	return &c
+}
 
 // smpList implements storage.Samples without an allocation per Get.
 type smpList []smp

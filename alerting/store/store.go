@@ -74,7 +74,7 @@ var absent = math.Float64frombits(0x7ff00000000000ab)
 func isAbsent(v float64) bool { return math.Float64bits(v) == math.Float64bits(absent) }
 
 // staleHist is the stale marker of a histogram series.
-var staleHist = &histogram.Histogram{Sum: math.Float64frombits(value.StaleNaN)}
+var staleHist = &histogram.FloatHistogram{Sum: math.Float64frombits(value.StaleNaN)}
 
 // Store is the ring of samples. Create it with New.
 type Store struct {
@@ -105,7 +105,7 @@ type memSeries struct {
 	seen  uint64    // last tick (1-based) that wrote a sample; 0 never
 	first uint64    // first tick (1-based) written
 	vals  []float64 // float samples, aligned with Store.ts; nil for histograms
-	hists []*histogram.Histogram
+	hists []*histogram.FloatHistogram
 }
 
 // New returns a Store attached to m as a consumer, with its self-metrics
@@ -193,7 +193,10 @@ func (s *Store) Consume(snap *vitals.Snapshot) {
 	s.sweepLocked(t, tick)
 	if s.seriesG != nil {
 		s.seriesG.Set(int64(len(s.byID) + len(s.byHash)))
-		s.bytesG.Set(s.memoryLocked())
+		// The estimate walks every kept histogram: once a minute is plenty.
+		if tick%uint64(max(1, time.Minute/s.res)) == 1 {
+			s.bytesG.Set(s.memoryLocked())
+		}
 	}
 }
 
@@ -222,7 +225,7 @@ func (s *Store) addLocked(lset labels.Labels, name string, hist bool) *memSeries
 	}
 	ms := &memSeries{lset: lset, name: name}
 	if hist {
-		ms.hists = make([]*histogram.Histogram, s.n)
+		ms.hists = make([]*histogram.FloatHistogram, s.n)
 	} else {
 		ms.vals = make([]float64, s.n)
 		for i := range ms.vals {
@@ -244,7 +247,7 @@ func (ms *memSeries) setFloat(t, tick uint64, v float64) {
 	ms.seen = tick
 }
 
-func (ms *memSeries) setHist(t, tick uint64, h *histogram.Histogram) {
+func (ms *memSeries) setHist(t, tick uint64, h *histogram.FloatHistogram) {
 	if ms.hists == nil {
 		return
 	}
@@ -256,7 +259,7 @@ func (ms *memSeries) setHist(t, tick uint64, h *histogram.Histogram) {
 }
 
 // prevHist returns the series' sample of the previous tick, if any.
-func (ms *memSeries) prevHist(n int, tick uint64) *histogram.Histogram {
+func (ms *memSeries) prevHist(n int, tick uint64) *histogram.FloatHistogram {
 	if ms.seen == 0 || ms.seen != tick-1 || ms.hists == nil {
 		return nil
 	}
@@ -350,22 +353,33 @@ func (s *Store) Series() int {
 }
 
 // toHistogram converts a vitals histogram to a Prometheus native
-// histogram with integer counts, sharing prev's spans when equal.
-func toHistogram(hv *metric.HistogramValue, prev *histogram.Histogram) *histogram.Histogram {
-	h := &histogram.Histogram{
-		CounterResetHint: histogram.UnknownCounterReset,
+// histogram, kept in float form because that is what the engine reads
+// (converting on every read cost more than the query itself), sharing
+// prev's spans when equal.
+func toHistogram(hv *metric.HistogramValue, prev *histogram.FloatHistogram) *histogram.FloatHistogram {
+	// A vitals histogram only grows; a smaller count is a new series
+	// behind the same labels. Saying so spares the engine comparing every
+	// bucket of consecutive samples to detect resets.
+	hint := histogram.UnknownCounterReset
+	if prev != nil && prev != staleHist {
+		hint = histogram.NotCounterReset
+		if float64(hv.Count) < prev.Count {
+			hint = histogram.CounterReset
+		}
+	}
+	h := &histogram.FloatHistogram{
+		CounterResetHint: hint,
 		Schema:           hv.Schema,
 		ZeroThreshold:    hv.ZeroThreshold,
-		ZeroCount:        hv.ZeroCount,
-		Count:            hv.Count,
+		ZeroCount:        float64(hv.ZeroCount),
+		Count:            float64(hv.Count),
 		Sum:              hv.Sum,
 	}
 	if len(hv.Buckets) == 0 {
 		return h
 	}
 	var spans []histogram.Span
-	deltas := make([]int64, 0, len(hv.Buckets))
-	var prevCount int64
+	counts := make([]float64, 0, len(hv.Buckets))
 	var last int32
 	for i, b := range hv.Buckets {
 		gap := b.Key - last - 1
@@ -376,20 +390,18 @@ func toHistogram(hv *metric.HistogramValue, prev *histogram.Histogram) *histogra
 			spans = append(spans, histogram.Span{Offset: gap})
 		default:
 			for range gap {
-				deltas = append(deltas, -prevCount)
-				prevCount = 0
+				counts = append(counts, 0)
 				spans[len(spans)-1].Length++
 			}
 		}
-		deltas = append(deltas, int64(b.Count)-prevCount)
-		prevCount = int64(b.Count)
+		counts = append(counts, float64(b.Count))
 		spans[len(spans)-1].Length++
 		last = b.Key
 	}
 	if prev != nil && slices.Equal(prev.PositiveSpans, spans) {
 		spans = prev.PositiveSpans
 	}
-	h.PositiveSpans, h.PositiveBuckets = spans, deltas
+	h.PositiveSpans, h.PositiveBuckets = spans, counts
 	return h
 }
 
