@@ -34,6 +34,8 @@ var packageMap = map[string]layer{
 	"health":            {vitals: []string{".", "metric", "score", "internal/httpx"}},
 	"internal/httpx":    {},
 	"internal/testutil": {},
+	// A test aid: a TCP proxy that tests cut, for outages of real servers.
+	"internal/faultnet": {},
 	"vitalstest":        {vitals: []string{".", "metric", "exposition"}},
 
 	// HTTP edges.

@@ -302,6 +302,10 @@ func (b *Breaker) State() State {
 	return b.state
 }
 
+// IsOpen reports whether the breaker is open (refusing every call), for
+// one line of health wiring: health.BreakerCheck("payments", b.IsOpen).
+func (b *Breaker) IsOpen() bool { return b.State() == Open }
+
 // stateSeconds is the state_seconds counter: time spent in s, the current
 // period included, so that a period shorter than the scrape interval still
 // shows. It never decreases, even if the clock steps back.

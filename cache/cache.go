@@ -84,8 +84,9 @@ type Options struct {
 	// the window: 100 at or above the target, 0 at or below the limit.
 	// Defaults 0 mean 0.8 and 0.5.
 	HitRatioTarget, HitRatioLimit float64
-	// ErrorRateTarget and ErrorRateLimit rate tier errors per lookup over
-	// the window. Defaults 0 mean 0.001 and 0.05.
+	// ErrorRateTarget and ErrorRateLimit rate the share of tier operations
+	// (lookups reaching a tier and writes to it) that failed over the
+	// window. Defaults 0 mean 0.001 and 0.05.
 	ErrorRateTarget, ErrorRateLimit float64
 	// ChurnTarget and ChurnLimit rate size evictions per lookup over the
 	// window, the sign of a cache too small for its working set. Defaults

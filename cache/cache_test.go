@@ -236,3 +236,39 @@ func TestStringsAndNamePanics(t *testing.T) {
 	}()
 	New(vitals.New(nil), "", nil)
 }
+
+// TestErrorRatioIsARatio is an L2 that is down: every lookup misses both
+// tiers with an error, and the write back after the origin load fails too.
+// Two errors per lookup are still every tier operation failing: 100%,
+// never "fail 200% of lookups".
+func TestErrorRatioIsARatio(t *testing.T) {
+	m, clk, c := newTest(t, &Options{Tiers: 2, LatencySampleEvery: 1})
+	m.Collect()
+	clk.Advance(time.Second)
+	for range 10 {
+		c.Begin().End(Origin)
+		c.Error(L2) // GET failed
+		c.Set(L1, 10, 10)
+		c.Set(L2, 10, 10)
+		c.Error(L2) // SET failed
+	}
+	m.Collect()
+	st := c.Stats()
+	// L1: 10 lookups + 10 sets, no error; L2: 10 lookups + 10 sets, 20 errors.
+	if st.ErrorRate != 0.5 || st.Tier[1].ErrorRate != 1 || st.Tier[0].ErrorRate != 0 {
+		t.Fatalf("error ratios: overall %v, l1 %v, l2 %v", st.ErrorRate, st.Tier[0].ErrorRate, st.Tier[1].ErrorRate)
+	}
+	f := st.Score.Factors[factorErrorRate]
+	if f.Observed != 0.5 || f.Score != 0 || !strings.HasPrefix(f.Advice, "50.0% of operations") {
+		t.Fatalf("error factor %+v", f)
+	}
+	// Errors counted for operations recorded nowhere else still give a ratio.
+	for range 50 {
+		c.Error(L2)
+	}
+	clk.Advance(time.Second)
+	m.Collect()
+	if st := c.Stats(); st.ErrorRate > 1 || st.Tier[1].ErrorRate > 1 {
+		t.Fatalf("ratio above 1: %v %v", st.ErrorRate, st.Tier[1].ErrorRate)
+	}
+}

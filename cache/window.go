@@ -21,6 +21,7 @@ type histWin = vitals.RingFeed
 
 type windows struct {
 	hits, misses, errors, churn [2]counterWin
+	sets                        [2]counterWin // the denominator of the error ratio, with lookups
 	lat                         [3]histWin
 	load                        histWin
 	loadFail                    counterWin
@@ -30,7 +31,7 @@ func newWindows(length time.Duration) *windows {
 	w := &windows{}
 	cw := func() counterWin { return counterWin{Ring: window.New(length, windowSlots)} }
 	for i := range 2 {
-		w.hits[i], w.misses[i], w.errors[i], w.churn[i] = cw(), cw(), cw(), cw()
+		w.hits[i], w.misses[i], w.errors[i], w.churn[i], w.sets[i] = cw(), cw(), cw(), cw(), cw()
 	}
 	for i := range w.lat {
 		w.lat[i].Ring = window.New(length, windowSlots)
@@ -49,6 +50,7 @@ func (w *windows) bind(in *families, name string, tiers int) {
 		w.misses[i].Series = in.misses.Family().Resolve(name, tl)
 		w.errors[i].Series = in.errors.Family().Resolve(name, tl)
 		w.churn[i].Series = in.evict.Family().Resolve(name, tl, CauseSize.String())
+		w.sets[i].Series = in.sets.Family().Resolve(name, tl)
 	}
 	for _, by := range []Tier{L1, L2, Origin} {
 		w.lat[by].Series = in.lat.Family().Resolve(name, by.String())
@@ -69,6 +71,7 @@ func (c *Cache) Consume(s *vitals.Snapshot) {
 		w.misses[i].Feed(s)
 		w.errors[i].Feed(s)
 		w.churn[i].Feed(s)
+		w.sets[i].Feed(s)
 	}
 	for i := range w.lat {
 		w.lat[i].Feed(s)
@@ -115,7 +118,10 @@ type Stats struct {
 	// since the cache was created.
 	HitRatio         float64
 	LifetimeHitRatio float64
-	Tier             [2]TierStats // Tier[1] is meaningful only when Tiers is 2
+	// ErrorRate is the share of tier operations (lookups reaching a tier
+	// and writes to it) that failed over the window, 0 to 1.
+	ErrorRate float64
+	Tier      [2]TierStats // Tier[1] is meaningful only when Tiers is 2
 	// Latency is the sampled lookup duration over the window by the tier
 	// that answered: index L1, L2 or Origin.
 	Latency [3]LatencyStats
@@ -138,8 +144,9 @@ type TierStats struct {
 	RawBytes, StoredBytes uint64
 	CompressionRatio      float64
 	Evictions             [numCauses]uint64 // by Cause
-	// Over the window: hits, misses, hit ratio at this tier, errors per
-	// lookup reaching this tier.
+	// Over the window: hits, misses, hit ratio at this tier, and the
+	// share of the tier's operations (lookups reaching it and writes to
+	// it) that failed.
 	WindowHits, WindowMisses, HitRatio, ErrorRate float64
 	// Entries and MemoryBytes are NaN until SetSizeFuncs binds them.
 	Entries, MemoryBytes float64
@@ -171,6 +178,15 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
+// errorRatio is failed tier operations over tier operations (lookups that
+// reached the tier and writes to it). A failed operation is one of those
+// operations, so the ratio stays within [0, 1]; the clamp covers errors a
+// program counts with Cache.Error for operations it records nowhere else
+// (a failed delete, say).
+func errorRatio(errs, ops float64) float64 {
+	return min(ratio(errs, max(ops, errs)), 1)
+}
+
 // Stats returns the cache's figures as of the last collector tick.
 func (c *Cache) Stats() Stats {
 	c.mu.Lock()
@@ -184,7 +200,7 @@ func (c *Cache) Stats() Stats {
 func (c *Cache) computeLocked(now time.Time, sizes [2][2]float64) Stats {
 	w := c.win
 	st := Stats{Name: c.name, Tiers: c.tiers}
-	var errs, churn float64
+	var errs, ops, churn float64
 	for i := range c.tiers {
 		t := &c.t[i]
 		ts := TierStats{Tier: Tier(i), Hits: t.hits.Value(), Misses: t.misses.Value(), Sets: t.sets.Value(),
@@ -196,10 +212,12 @@ func (c *Cache) computeLocked(now time.Time, sizes [2][2]float64) Stats {
 		}
 		h, m := w.hits[i].Ring.Stats(now), w.misses[i].Ring.Stats(now)
 		e := w.errors[i].Ring.Stats(now)
+		sets := w.sets[i].Ring.Stats(now).Count
 		ts.WindowHits, ts.WindowMisses = h.Count, m.Count
 		ts.HitRatio = ratio(h.Count, h.Count+m.Count)
-		ts.ErrorRate = ratio(e.Count, h.Count+m.Count)
+		ts.ErrorRate = errorRatio(e.Count, h.Count+m.Count+sets)
 		errs += e.Count
+		ops += h.Count + m.Count + sets
 		churn += w.churn[i].Ring.Stats(now).Count
 		ts.Entries, ts.MemoryBytes = sizes[i][0], sizes[i][1]
 		st.Tier[i] = ts
@@ -219,7 +237,8 @@ func (c *Cache) computeLocked(now time.Time, sizes [2][2]float64) Stats {
 	ls := w.load.Ring.Stats(now)
 	st.Loads, st.LoadLatency = ls.Count, latencyOf(ls)
 	st.LoadFailures = w.loadFail.Ring.Stats(now).Count
-	st.Score = c.scoreOf(st.HitRatio, ratio(errs, st.Lookups), ratio(churn, st.Lookups))
+	st.ErrorRate = errorRatio(errs, ops)
+	st.Score = c.scoreOf(st.HitRatio, st.ErrorRate, ratio(churn, st.Lookups))
 	return st
 }
 
@@ -250,7 +269,7 @@ func (c *Cache) scoreOf(hitRatio, errRate, churn float64) score.Score {
 				f[i].Advice = "End-to-end hit ratio is " + pct(hitRatio) + ", below the " + pct(o.HitRatioTarget) +
 					" target: check the churn factor (a tier too small), TTLs, and whether keys are reused."
 			case factorErrorRate:
-				f[i].Advice = "Cache tiers fail " + pct(errRate) + " of lookups: check the L2 server and network; lookups fall through to the origin meanwhile."
+				f[i].Advice = pct(errRate) + " of operations on the cache's tiers fail: check the L2 server and network; lookups fall through to the origin meanwhile."
 			case factorChurn:
 				f[i].Advice = "Entries are evicted for room at " + pct(churn) + " of lookups: the working set does not fit, raise the tier's size."
 			}

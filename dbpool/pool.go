@@ -108,6 +108,11 @@ type Options struct {
 	// IgnoreError reports errors that are not failures of a query (such
 	// as sql.ErrNoRows). Default nil: every non-nil error is a failure.
 	IgnoreError func(error) bool
+	// Ping obtains a connection and checks that the server answers on it
+	// (pgxpool.Pool.Ping, sql.DB.PingContext); Pool.Ping calls it and
+	// counts it as an acquire. The adapters set it. Default nil: Pool.Ping
+	// has nothing to call and reports success.
+	Ping func(ctx context.Context) error
 	// SampleMaxAge is how long one sample of the Source's figures serves
 	// later readers, so that the dozen series of one scrape or tick share
 	// one call to the library. Default 0 means 10 ms; a negative value
@@ -341,8 +346,10 @@ func (p *Pool) BeginAcquire() Acquiring {
 // End records the wait and how the acquire ended: err nil is a connection
 // obtained; context.DeadlineExceeded a timeout; context.Canceled a
 // cancellation; any other error a failure, counted as a connection error
-// when Options.Classify says it is one. It returns the wait.
-func (a Acquiring) End(err error) time.Duration {
+// when Options.Classify says it is one. Like every vitals timing handle
+// (Op.Start, cache.Cache.Begin) it returns nothing: the wait is in the
+// histogram, and a caller that wants it too times it itself.
+func (a Acquiring) End(err error) {
 	p := a.p
 	d := time.Duration(metric.Nanotime() - a.start)
 	p.waiters.Dec()
@@ -358,7 +365,38 @@ func (a Acquiring) End(err error) time.Duration {
 		p.acquires[resultError].Inc()
 		p.ConnectionError(p.opts.Classify(err))
 	}
-	return d
+}
+
+// Ping checks that the pool can hand out a working connection now, with
+// Options.Ping, and records it as one acquire: a failure counts as a
+// failed acquire and, by kind, as a connection error, so a pool whose
+// connections cannot be made shows it in its metrics and its score even
+// when no query runs. health.PoolCheck calls it on every run. A Pool
+// without Options.Ping returns nil and records nothing.
+func (p *Pool) Ping(ctx context.Context) error {
+	if p.opts.Ping == nil {
+		return nil
+	}
+	a := p.BeginAcquire()
+	err := p.opts.Ping(ctx)
+	a.End(err)
+	return err
+}
+
+// Usage returns the share of the pool's connections in use (NaN when the
+// maximum is unlimited or unknown) and the callers waiting for one, read
+// now. With Ping, it is what health.PoolCheck needs.
+func (p *Pool) Usage() (utilization float64, waiters int) {
+	s := p.sample()
+	maxOpen := s.MaxOpen
+	if maxOpen < 0 {
+		maxOpen = p.config().MaxOpen
+	}
+	w := int(max(p.waiters.Value(), 0))
+	if maxOpen <= 0 || s.InUse < 0 {
+		return math.NaN(), w
+	}
+	return float64(s.InUse) / float64(maxOpen), w
 }
 
 // ConnectionError counts one connection error of kind k (NotConnection
@@ -434,11 +472,8 @@ func (o *Op) Start() Query { return Query{op: o, start: metric.Nanotime()} }
 
 // End records the query's duration and, when err is a failure, an error,
 // plus a connection error when Options.Classify says the connection broke.
-// It returns the duration.
-func (q Query) End(err error) time.Duration {
-	d := time.Duration(metric.Nanotime() - q.start)
-	q.op.Observe(d, err)
-	return d
+func (q Query) End(err error) {
+	q.op.Observe(time.Duration(metric.Nanotime()-q.start), err)
 }
 
 // Observe records a query measured elsewhere.

@@ -44,10 +44,16 @@ func CollectorCheck(m *vitals.Monitor, clock vitals.Clock, tolerance int) CheckF
 	}
 }
 
-// PoolUsage reports a connection pool's state for PoolCheck: the share
-// of its connections in use (0..1; NaN when unknown) and the number of
-// callers waiting for one.
-type PoolUsage func() (utilization float64, waiters int)
+// Pool is what PoolCheck needs of a connection pool; *dbpool.Pool (and so
+// sqlmon's and pgxpoolmon's Monitor()) implements it.
+type Pool interface {
+	// Usage returns the share of connections in use (0..1; NaN when the
+	// pool's maximum is unknown or unlimited) and the callers waiting
+	// for one.
+	Usage() (utilization float64, waiters int)
+	// Ping obtains a connection and checks that the server answers.
+	Ping(ctx context.Context) error
+}
 
 // PoolCheckOptions are PoolCheck's thresholds. The zero value (or nil)
 // gives the defaults written on each field.
@@ -65,11 +71,15 @@ type PoolCheckOptions struct {
 	FailWaiters int
 }
 
-// PoolCheck is a readiness check that fails while a pool is saturated:
-// utilization at or above FailAt with callers queueing for a connection.
-// A busy pool with nobody waiting is sized right and passes (or warns);
-// hysteresis keeps a momentary queue from taking the instance out.
-func PoolCheck(usage PoolUsage, opts *PoolCheckOptions) CheckFunc {
+// PoolCheck is a readiness check of a connection pool, for one line of
+// wiring: Func: health.PoolCheck(pool.Monitor(), nil). It fails while the
+// pool cannot hand out a working connection (the database is down, the
+// port closed, the credentials refused: Ping fails), and while the pool
+// is saturated: utilization at or above FailAt with callers queueing for
+// a connection. A busy pool with nobody waiting is sized right and passes
+// (or warns); hysteresis keeps a momentary queue from taking the instance
+// out. A pool whose maximum is unknown is judged by Ping and its waiters.
+func PoolCheck(p Pool, opts *PoolCheckOptions) CheckFunc {
 	var o PoolCheckOptions
 	if opts != nil {
 		o = *opts
@@ -86,18 +96,24 @@ func PoolCheck(usage PoolUsage, opts *PoolCheckOptions) CheckFunc {
 	if o.FailWaiters <= 0 {
 		o.FailWaiters = 1
 	}
-	return func(context.Context) Result {
-		u, w := usage()
+	return func(ctx context.Context) Result {
+		if err := p.Ping(ctx); err != nil {
+			return Result{Status: score.Fail, Output: o.Name + " cannot hand out a working connection: " + err.Error()}
+		}
+		u, w := p.Usage()
 		r := Result{Status: score.Pass, ObservedValue: u, ObservedUnit: "ratio"}
+		waiting := strconv.Itoa(w) + " caller"
+		if w != 1 {
+			waiting += "s"
+		}
+		waiting += " waiting"
 		if math.IsNaN(u) {
-			r.Status, r.Output = score.Warn, o.Name+" utilization unknown"
+			if w > 0 {
+				r.Status, r.Output = score.Warn, o.Name+" has "+waiting+" (its maximum size is unknown)"
+			}
 			return r
 		}
-		what := o.Name + " " + percent(u) + " in use with " + strconv.Itoa(w) + " caller"
-		if w != 1 {
-			what += "s"
-		}
-		what += " waiting"
+		what := o.Name + " " + percent(u) + " in use with " + waiting
 		switch {
 		case u >= o.FailAt && w >= o.FailWaiters:
 			r.Status = score.Fail
@@ -117,7 +133,8 @@ func percent(x float64) string {
 
 // BreakerCheck is a readiness check that fails while a critical
 // dependency's circuit breaker is open: every call to it is refused, so
-// the instance cannot serve. Register it with WarnOnly for a dependency
+// the instance cannot serve. isOpen fits breaker.Breaker.IsOpen:
+// health.BreakerCheck("payments", b.IsOpen). Register it with WarnOnly for a dependency
 // the service can do without, and give each dependency its own check
 // ("breaker:payments") so that probes say which one.
 func BreakerCheck(dependency string, isOpen func() bool) CheckFunc {

@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strings"
 	"sync/atomic"
@@ -24,20 +25,42 @@ func TestPoolCheck(t *testing.T) {
 		{0.5, 2, W, "pool 50% in use with 2 callers waiting (warn from 80% or any wait)"},
 		{1, 0, W, ""}, // fully used, nobody waiting: sized right
 		{0.95, 1, F, "pool 95% in use with 1 caller waiting (saturated from 95% with 1 waiting): raise the pool's maximum size, shorten transactions, or shed load"},
-		{math.NaN(), 0, W, "pool utilization unknown"},
+		{math.NaN(), 0, P, ""}, // maximum unknown: judged by Ping and waiters
+		{math.NaN(), 3, W, "pool has 3 callers waiting (its maximum size is unknown)"},
 	}
 	for _, c := range cases {
-		fn := PoolCheck(func() (float64, int) { return c.util, c.waiters }, nil)
+		fn := PoolCheck(fakePool{util: c.util, waiters: c.waiters}, nil)
 		r := fn(context.Background())
 		if r.Status != c.want || (c.out != "" && r.Output != c.out) || r.ObservedUnit != "ratio" {
 			t.Errorf("%v/%d: %+v", c.util, c.waiters, r)
 		}
 	}
-	fn := PoolCheck(func() (float64, int) { return 0.9, 5 }, &PoolCheckOptions{Name: "pg", FailAt: 0.9, FailWaiters: 5})
+	fn := PoolCheck(fakePool{util: 0.9, waiters: 5}, &PoolCheckOptions{Name: "pg", FailAt: 0.9, FailWaiters: 5})
 	if r := fn(context.Background()); r.Status != F || !strings.HasPrefix(r.Output, "pg 90% in use with 5 callers") {
 		t.Fatalf("custom thresholds: %+v", r)
 	}
+	// A pool that cannot hand out a connection fails, whatever its usage.
+	fn = PoolCheck(fakePool{util: 0, err: errors.New("dial tcp 127.0.0.1:1: connect: connection refused")}, &PoolCheckOptions{Name: "pg"})
+	if r := fn(context.Background()); r.Status != F || r.Output != "pg cannot hand out a working connection: dial tcp 127.0.0.1:1: connect: connection refused" {
+		t.Fatalf("unreachable: %+v", r)
+	}
 }
+
+// fakePool is a health.Pool with fixed answers.
+type fakePool struct {
+	util    float64
+	waiters int
+	err     error
+}
+
+func (p fakePool) Usage() (float64, int)      { return p.util, p.waiters }
+func (p fakePool) Ping(context.Context) error { return p.err }
+
+// funcPool is a health.Pool whose usage a test changes.
+type funcPool func() (float64, int)
+
+func (f funcPool) Usage() (float64, int)      { return f() }
+func (f funcPool) Ping(context.Context) error { return nil }
 
 func TestBreakerCheck(t *testing.T) {
 	t.Parallel()
@@ -61,7 +84,7 @@ func TestPoolSaturationEpisode(t *testing.T) {
 	var util atomic.Uint64 // percent
 	var waiters atomic.Int64
 	must(f.e.AddCheck(Check{Name: "pool", ComponentType: "datastore",
-		Func: PoolCheck(func() (float64, int) { return float64(util.Load()) / 100, int(waiters.Load()) }, nil)}))
+		Func: PoolCheck(funcPool(func() (float64, int) { return float64(util.Load()) / 100, int(waiters.Load()) }), nil)}))
 	util.Store(40)
 	f.step(0)
 	var seen []score.Status

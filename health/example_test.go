@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"time"
 
 	"github.com/bizra/vitals"
@@ -68,13 +69,13 @@ func ExampleHysteresis() {
 	m := vitals.New(&vitals.Options{Clock: clk})
 	h := health.New(m, &health.Options{Logger: quiet()})
 	defer h.Stop()
-	waiters := 0
+	pool := &fullPool{}
 	_ = h.AddCheck(health.Check{Name: "pool",
 		Hysteresis: health.Hysteresis{FailAfter: 2, RecoverAfter: 2},
-		Func:       health.PoolCheck(func() (float64, int) { return 1, waiters }, nil)})
+		Func:       health.PoolCheck(pool, nil)})
 
 	for i, w := range []int{0, 5, 5, 5, 0, 0} {
-		waiters = w
+		pool.waiters.Store(int64(w))
 		clk.Advance(time.Second)
 		m.Collect()
 		h.RunChecks(context.Background())
@@ -140,19 +141,9 @@ func ExampleDrainer() {
 	_ = d.Run(context.Background())
 }
 
-func ExampleNewEpisodeTrigger() {
-	saturate := func(ctx context.Context, d time.Duration) {
-		// hold every pool connection until ctx is done (d at most)
-		<-ctx.Done()
-	}
-	t := health.NewEpisodeTrigger(saturate, &health.EpisodeOptions{Token: "admin-token", Logger: quiet()})
-	defer t.Close()
+// fullPool is a pool with every connection in use and a changing queue
+// (*dbpool.Pool in a real service).
+type fullPool struct{ waiters atomic.Int64 }
 
-	r := httptest.NewRequest("POST", "/admin/saturate?for=30s", nil)
-	r.Header.Set("Authorization", "Bearer admin-token")
-	w := httptest.NewRecorder()
-	t.ServeHTTP(w, r)
-	fmt.Println(w.Code, t.Running())
-	// Output:
-	// 202 true
-}
+func (p *fullPool) Usage() (float64, int)      { return 1, int(p.waiters.Load()) }
+func (p *fullPool) Ping(context.Context) error { return nil }

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/bizra/vitals/internal/httpx"
 )
 
 // FuzzProbeQuery feeds arbitrary paths and query strings to the health
@@ -59,7 +61,7 @@ func FuzzProbeQuery(f *testing.F) {
 			}
 		case http.StatusBadRequest, http.StatusNotFound:
 			var e struct{ Error string }
-			if ct != contentTypeJSON || json.Unmarshal(w.Body.Bytes(), &e) != nil || e.Error == "" {
+			if ct != httpx.ContentTypeJSON || json.Unmarshal(w.Body.Bytes(), &e) != nil || e.Error == "" {
 				t.Fatalf("%q?%q: %d %s %q", path, rawQuery, w.Code, ct, w.Body)
 			}
 		default:

@@ -2,15 +2,14 @@ package health
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/bizra/vitals/internal/httpx"
 	"github.com/bizra/vitals/score"
 )
 
@@ -21,7 +20,6 @@ const (
 	ContentTypeHealthJSON = "application/health+json"
 	// ContentTypeText answers ?verbose, one line per check for humans.
 	ContentTypeText = "text/plain; charset=utf-8"
-	contentTypeJSON = "application/json"
 )
 
 // The paths Handler serves. Each probe path also serves one check at
@@ -37,7 +35,9 @@ const (
 // maxExcludes bounds ?exclude= values: an engine has at most 100 checks.
 const maxExcludes = 100
 
-// Mount registers Handler on mux at every path it serves.
+// Mount registers Handler on mux at every path it serves, and under
+// /health/ so that an unknown path there gets a JSON 404 rather than the
+// mux's text one.
 func (e *Engine) Mount(mux *http.ServeMux) {
 	h := e.Handler()
 	for _, p := range []string{PathLive, PathReady, PathLivez, PathReadyz} {
@@ -45,6 +45,7 @@ func (e *Engine) Mount(mux *http.ServeMux) {
 		mux.Handle(p+"/", h)
 	}
 	mux.Handle(PathPerformance, h)
+	mux.Handle("/health/", h)
 }
 
 // Handler serves the health endpoints:
@@ -68,12 +69,12 @@ func (e *Engine) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeError(w, r, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: use GET or HEAD")
+		httpx.WriteError(w, r, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: use GET or HEAD")
 		return
 	}
 	q, err := parseProbeQuery(r.URL.RawQuery)
 	if err != nil {
-		writeError(w, r, http.StatusBadRequest, err.Error())
+		httpx.WriteError(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
 	path := r.URL.Path
@@ -97,7 +98,7 @@ func (e *Engine) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeError(w, r, http.StatusNotFound, "no health endpoint at this path")
+	httpx.NotFound(w, r)
 }
 
 // probeQuery is a probe request's parameters.
@@ -179,7 +180,7 @@ func (e *Engine) serveProbe(w http.ResponseWriter, r *http.Request, k Kind, shor
 		} else {
 			b.WriteString("passed\n")
 		}
-		writeBody(w, r, statusCode(ps.Status), ContentTypeText, b.Bytes())
+		httpx.WriteBody(w, r, statusCode(ps.Status), ContentTypeText, b.Bytes())
 		return
 	}
 	doc := e.document(ps.Status)
@@ -195,19 +196,19 @@ func (e *Engine) serveProbe(w http.ResponseWriter, r *http.Request, k Kind, shor
 	if len(failing) > 0 {
 		doc.Output = "failing: " + strings.Join(failing, ", ")
 	}
-	writeJSON(w, r, statusCode(ps.Status), ContentTypeHealthJSON, doc)
+	httpx.WriteJSONAs(w, r, statusCode(ps.Status), ContentTypeHealthJSON, doc)
 }
 
 func (e *Engine) serveCheck(w http.ResponseWriter, r *http.Request, k Kind, name string, q probeQuery) {
 	c, ok := e.Check(name)
 	if !ok || c.Kind != k {
-		writeError(w, r, http.StatusNotFound, "no "+k.String()+" check named "+strconv.Quote(clip(name)))
+		httpx.WriteError(w, r, http.StatusNotFound, "no "+k.String()+" check named "+strconv.Quote(clip(name)))
 		return
 	}
 	if q.verbose {
 		var b bytes.Buffer
 		writeLine(&b, c)
-		writeBody(w, r, statusCode(c.Status), ContentTypeText, b.Bytes())
+		httpx.WriteBody(w, r, statusCode(c.Status), ContentTypeText, b.Bytes())
 		return
 	}
 	doc := e.document(c.Status)
@@ -215,7 +216,7 @@ func (e *Engine) serveCheck(w http.ResponseWriter, r *http.Request, k Kind, name
 	if c.Status != score.Pass {
 		doc.Output = c.Output
 	}
-	writeJSON(w, r, statusCode(c.Status), ContentTypeHealthJSON, doc)
+	httpx.WriteJSONAs(w, r, statusCode(c.Status), ContentTypeHealthJSON, doc)
 }
 
 // writeLine renders a check the way Kubernetes' ?verbose does, with warn
@@ -256,7 +257,7 @@ func (e *Engine) servePerformance(w http.ResponseWriter, r *http.Request, q prob
 			}
 		}
 		b.WriteString("overall " + formatScore(rep.Overall.Value) + " " + rep.Overall.Status.String() + "\n")
-		writeBody(w, r, statusCode(rep.Overall.Status), ContentTypeText, b.Bytes())
+		httpx.WriteBody(w, r, statusCode(rep.Overall.Status), ContentTypeText, b.Bytes())
 		return
 	}
 	doc := perfJSON{
@@ -267,18 +268,18 @@ func (e *Engine) servePerformance(w http.ResponseWriter, r *http.Request, q prob
 	}
 	doc.Checks = make(map[string][]checkJSON, len(rep.Components))
 	for _, c := range rep.Components {
-		cj := checkJSON{ComponentType: "component", ObservedValue: finite(c.Value), ObservedUnit: "score",
+		cj := checkJSON{ComponentType: "component", ObservedValue: httpx.Finite(c.Value), ObservedUnit: "score",
 			Status: c.Status.String(), Time: formatTime(rep.Time)}
 		if len(c.Recommendations) > 0 {
 			cj.Output = c.Recommendations[0]
 		}
 		doc.Checks[c.Component+":score"] = []checkJSON{cj}
-		doc.Components = append(doc.Components, toScoreJSON(c))
+		doc.Components = append(doc.Components, c)
 	}
 	if rep.Overall.Status != score.Pass && len(rep.Overall.Recommendations) > 0 {
 		doc.Output = rep.Overall.Recommendations[0]
 	}
-	writeJSON(w, r, statusCode(rep.Overall.Status), ContentTypeHealthJSON, doc)
+	httpx.WriteJSONAs(w, r, statusCode(rep.Overall.Status), ContentTypeHealthJSON, doc)
 }
 
 func formatScore(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
@@ -318,61 +319,10 @@ type checkJSON struct {
 // are the component scores, extended with the scores' explanations.
 type perfJSON struct {
 	healthJSON
-	Score           float64     `json:"score"`
-	Time            string      `json:"time"`
-	Recommendations []string    `json:"recommendations,omitempty"`
-	Components      []scoreJSON `json:"components"`
-}
-
-// scoreJSON and factorJSON mirror score.Score and score.Factor with
-// optional numbers: encoding/json cannot write the NaN of a factor with
-// no data.
-type scoreJSON struct {
-	Component       string       `json:"component"`
-	Score           float64      `json:"score"`
-	Status          string       `json:"status"`
-	Factors         []factorJSON `json:"factors"`
-	Recommendations []string     `json:"recommendations,omitempty"`
-}
-
-type factorJSON struct {
-	Name     string   `json:"name"`
-	Observed *float64 `json:"observed,omitempty"`
-	Unit     string   `json:"unit,omitempty"`
-	Target   *float64 `json:"target,omitempty"`
-	Limit    *float64 `json:"limit,omitempty"`
-	Weight   float64  `json:"weight"`
-	Score    float64  `json:"score"`
-	Advice   string   `json:"advice,omitempty"`
-	NoData   bool     `json:"no_data,omitempty"`
-}
-
-func toScoreJSON(s score.Score) scoreJSON {
-	out := scoreJSON{Component: s.Component, Score: zeroNaN(s.Value), Status: s.Status.String(),
-		Factors: make([]factorJSON, 0, len(s.Factors)), Recommendations: s.Recommendations}
-	for _, f := range s.Factors {
-		fj := factorJSON{Name: f.Name, Unit: f.Unit, Target: finite(f.Target), Limit: finite(f.Limit),
-			Weight: zeroNaN(f.Weight), Score: math.Round(zeroNaN(f.Score)*10) / 10, Advice: f.Advice, NoData: f.NoData}
-		if !f.NoData {
-			fj.Observed = finite(f.Observed)
-		}
-		out.Factors = append(out.Factors, fj)
-	}
-	return out
-}
-
-func finite(v float64) *float64 {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return nil
-	}
-	return &v
-}
-
-func zeroNaN(v float64) float64 {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0
-	}
-	return v
+	Score           float64       `json:"score"`
+	Time            string        `json:"time"`
+	Recommendations []string      `json:"recommendations,omitempty"`
+	Components      []score.Score `json:"components"`
 }
 
 func (e *Engine) document(s score.Status) healthJSON {
@@ -383,7 +333,7 @@ func toCheckJSON(c CheckStatus) checkJSON {
 	cj := checkJSON{ComponentID: c.ComponentID, ComponentType: c.ComponentType, Status: c.Status.String(),
 		Time: formatTime(c.Time), Excluded: c.Excluded}
 	if c.ObservedUnit != "" {
-		if v := finite(c.ObservedValue); v != nil {
+		if v := httpx.Finite(c.ObservedValue); v != nil {
 			cj.ObservedValue, cj.ObservedUnit = v, c.ObservedUnit
 		}
 	}
@@ -398,30 +348,4 @@ func formatTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
-}
-
-func writeJSON(w http.ResponseWriter, r *http.Request, code int, contentType string, v any) {
-	body, err := json.Marshal(v)
-	if err != nil { // only NaN could do this, and documents hold none
-		code, contentType = http.StatusInternalServerError, contentTypeJSON
-		body = []byte(`{"error":"health: cannot encode the response"}`)
-	}
-	writeBody(w, r, code, contentType, append(body, '\n'))
-}
-
-func writeBody(w http.ResponseWriter, r *http.Request, code int, contentType string, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(code)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
-	}
-}
-
-func writeError(w http.ResponseWriter, r *http.Request, code int, msg string) {
-	body, _ := json.Marshal(struct {
-		Error string `json:"error"`
-	}{msg})
-	writeBody(w, r, code, contentTypeJSON, append(body, '\n'))
 }

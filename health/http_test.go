@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bizra/vitals/internal/httpx"
 	"github.com/bizra/vitals/score"
 )
 
@@ -78,7 +79,7 @@ func TestHTTPHeaders(t *testing.T) {
 		{"/readyz/pool?verbose", ContentTypeText},
 		{"/health/performance?verbose", ContentTypeText},
 		{"/readyz?verbose=false", ContentTypeHealthJSON},
-		{"/readyz?verbose=maybe", contentTypeJSON},
+		{"/readyz?verbose=maybe", httpx.ContentTypeJSON},
 	} {
 		for _, method := range []string{"GET", "HEAD"} {
 			w := serve(h, method, c.target, nil)
@@ -222,7 +223,7 @@ func TestHTTPPerCheckPaths(t *testing.T) {
 	}
 	// Unmounted paths reach the handler directly too.
 	w := serve(newFixture(t, nil).e.Handler(), "GET", "/elsewhere", nil)
-	if w.Code != 404 || w.Header().Get("Content-Type") != contentTypeJSON || w.Header().Get("Cache-Control") != "no-store" {
+	if w.Code != 404 || w.Header().Get("Content-Type") != httpx.ContentTypeJSON || w.Header().Get("Cache-Control") != "no-store" {
 		t.Fatalf("unknown path %d %v", w.Code, w.Header())
 	}
 }
@@ -262,8 +263,8 @@ func TestHTTPPerformance(t *testing.T) {
 	if len(doc.Recommendations) == 0 || !strings.HasPrefix(doc.Recommendations[0], "pool wait p99 is 120 ms") {
 		t.Fatalf("recommendations %v", doc.Recommendations)
 	}
-	if _, has := doc.Components[2].Factors[1]["observed"]; has {
-		t.Fatal("a factor with no data must not show an observed value")
+	if obs, has := doc.Components[2].Factors[1]["observed"]; !has || obs != nil {
+		t.Fatal("a factor with no data must show a null observed value")
 	}
 	v := serve(h, "GET", "/health/performance?verbose", nil).Body.String()
 	if !strings.Contains(v, "[!]db 65 warn\n    - pool wait p99 is 120 ms") || !strings.Contains(v, "\noverall ") {

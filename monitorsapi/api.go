@@ -1,7 +1,6 @@
 package monitorsapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -15,9 +14,10 @@ import (
 	"github.com/bizra/vitals/breaker"
 	"github.com/bizra/vitals/cache"
 	"github.com/bizra/vitals/dbpool"
+	"github.com/bizra/vitals/internal/httpx"
 )
 
-// The paths Register mounts the handlers on.
+// The paths Mount mounts the handlers on.
 const (
 	PathDatabase       = "/metrics/database"
 	PathCache          = "/metrics/cache"
@@ -30,7 +30,7 @@ const maxNameLen = 200
 
 // API serves the cache, database-pool and circuit-breaker monitors as
 // JSON. Add monitors with AddPool, AddCache and AddBreaker (before or
-// after serving starts); mount the handlers with Register or one by one.
+// after serving starts); mount the handlers with Mount or one by one.
 //
 // Every handler serves GET and HEAD (405 otherwise) and accepts two query
 // parameters: name, to return only the monitor of that name (404 when
@@ -73,12 +73,18 @@ func (a *API) AddBreaker(b *breaker.Breaker) {
 	a.breakers = append(a.breakers, b)
 }
 
-// Register mounts the three handlers on mux at PathDatabase, PathCache
-// and PathCircuitBreaker.
-func (a *API) Register(mux *http.ServeMux) {
-	mux.Handle(PathDatabase, a.Database())
-	mux.Handle(PathCache, a.Cache())
-	mux.Handle(PathCircuitBreaker, a.CircuitBreaker())
+// Mount mounts the three handlers on mux at PathDatabase, PathCache and
+// PathCircuitBreaker, and a JSON 404 for any path below them. The
+// patterns carry no method: the handlers answer other methods with a
+// JSON 405 themselves, where the mux's would be text.
+func (a *API) Mount(mux *http.ServeMux) {
+	for _, r := range []struct {
+		path string
+		h    http.Handler
+	}{{PathDatabase, a.Database()}, {PathCache, a.Cache()}, {PathCircuitBreaker, a.CircuitBreaker()}} {
+		mux.Handle(r.path, r.h)
+		mux.Handle(r.path+"/", http.HandlerFunc(httpx.NotFound))
+	}
 }
 
 // Database returns the handler of GET /metrics/database.
@@ -195,46 +201,33 @@ func (a *API) handler(key string, list func(string) (any, bool)) http.Handler {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeError(w, r, http.StatusMethodNotAllowed, "method "+quote(r.Method)+" not allowed: use GET")
+		httpx.WriteError(w, r, http.StatusMethodNotAllowed, "method "+quote(r.Method)+" not allowed: use GET")
 		return
 	}
 	req, err := parseQuery(r.URL.RawQuery)
 	if err != nil {
-		writeError(w, r, http.StatusBadRequest, err.Error())
+		httpx.WriteError(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
 	items, found := h.list(req.name)
 	if !found {
-		writeError(w, r, http.StatusNotFound, "no monitor named "+quote(req.name))
+		httpx.WriteError(w, r, http.StatusNotFound, "no monitor named "+quote(req.name))
 		return
 	}
 	body := map[string]any{"time": h.a.m.Clock().Now().UTC().Format(time.RFC3339Nano), h.key: items}
 	writeJSON(w, r, http.StatusOK, body, req.pretty)
 }
 
-func writeError(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	writeJSON(w, r, status, map[string]string{"error": msg}, false)
-}
-
-// writeJSON encodes v into a buffer first, so that an encoding error is a
-// clean 500 rather than half a document.
+// writeJSON writes v, indented when pretty is set.
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any, pretty bool) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	if pretty {
-		enc.SetIndent("", "  ")
+	if !pretty {
+		httpx.WriteJSON(w, r, status, v)
+		return
 	}
-	if err := enc.Encode(v); err != nil {
-		buf.Reset()
-		buf.WriteString(`{"error":"response could not be encoded"}` + "\n")
-		status = http.StatusInternalServerError
+	body, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		httpx.WriteError(w, r, http.StatusInternalServerError, "the response could not be encoded")
+		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		w.Write(buf.Bytes())
-	}
+	httpx.WriteBody(w, r, status, httpx.ContentTypeJSON, append(body, '\n'))
 }

@@ -34,7 +34,7 @@ func newRig(t testing.TB) *rig {
 	r.api.AddPool(r.p)
 	r.api.AddCache(r.c)
 	r.api.AddBreaker(r.b)
-	r.api.Register(r.mux)
+	r.api.Mount(r.mux)
 	return r
 }
 
@@ -173,6 +173,9 @@ func TestBadRequests(t *testing.T) {
 		{"/metrics/circuit-breaker?pretty=maybe", 400, "pretty must be"},
 		{"/metrics/circuit-breaker?%zz", 400, "malformed"},
 		{"/metrics/circuit-breaker?" + strings.Repeat("a", 5000), 400, "longer than"},
+		{"/metrics/database/main", 404, "no such endpoint"},
+		{"/metrics/cache/", 404, "no such endpoint"},
+		{"/metrics/circuit-breaker/x/y", 404, "no such endpoint"},
 	} {
 		code, body := r.get(t, c.target)
 		if code != c.code || !strings.Contains(body["error"].(string), c.msg) {

@@ -15,7 +15,7 @@
 //	api.AddCache(productsCache)     // cache.New
 //	api.AddBreaker(cb.Monitor())    // gobreakermon
 //	mux := http.NewServeMux() // the admin listener's mux, not the public one
-//	api.Register(mux)
+//	api.Mount(mux)
 //	srv := &http.Server{Addr: "127.0.0.1:9912",
 //		Handler:           vitalshttp.HostGuard(http.MaxBytesHandler(mux, 1<<20), "127.0.0.1:9912", nil),
 //		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,

@@ -1,25 +1,17 @@
 package monitorsapi
 
 import (
-	"math"
 	"time"
 
 	"github.com/bizra/vitals/breaker"
 	"github.com/bizra/vitals/cache"
 	"github.com/bizra/vitals/dbpool"
+	"github.com/bizra/vitals/internal/httpx"
 	"github.com/bizra/vitals/score"
 )
 
 // The JSON documents. Numbers that are unknown (a figure the library does
 // not report) or undefined (a ratio over nothing) are null, never 0.
-
-// num is a float for JSON: nil (null) when NaN or infinite.
-func num(v float64) *float64 {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return nil
-	}
-	return &v
-}
 
 // known is a count for JSON: nil (null) when negative (unknown).
 func known(v int64) *int64 {
@@ -33,7 +25,7 @@ func secs(d time.Duration) *float64 {
 	if d < 0 {
 		return nil
 	}
-	return num(d.Seconds())
+	return httpx.Finite(d.Seconds())
 }
 
 type latencyJSON struct {
@@ -46,32 +38,7 @@ type latencyJSON struct {
 }
 
 func latency(count, p50, p95, p99, mx, mean float64) latencyJSON {
-	return latencyJSON{Count: num(count), P50: num(p50), P95: num(p95), P99: num(p99), Max: num(mx), Mean: num(mean)}
-}
-
-// cleanScore makes a score safe to encode: a factor whose numbers are not
-// finite becomes no-data.
-func cleanScore(s score.Score) score.Score {
-	fs := make([]score.Factor, len(s.Factors))
-	for i, f := range s.Factors {
-		if math.IsNaN(f.Observed) || math.IsInf(f.Observed, 0) {
-			f.Observed, f.NoData = 0, true
-		}
-		for _, p := range []*float64{&f.Target, &f.Limit, &f.Weight, &f.Score} {
-			if math.IsNaN(*p) || math.IsInf(*p, 0) {
-				*p = 0
-			}
-		}
-		fs[i] = f
-	}
-	s.Factors = fs
-	if math.IsNaN(s.Value) || math.IsInf(s.Value, 0) {
-		s.Value = 0
-	}
-	if s.Recommendations == nil {
-		s.Recommendations = []string{}
-	}
-	return s
+	return latencyJSON{Count: httpx.Finite(count), P50: httpx.Finite(p50), P95: httpx.Finite(p95), P99: httpx.Finite(p99), Max: httpx.Finite(mx), Mean: httpx.Finite(mean)}
 }
 
 // Database.
@@ -165,26 +132,26 @@ func poolOf(st dbpool.Stats) poolJSON {
 		Config: poolConfigJSON{MaxOpen: known(maxOpen), MaxIdle: known(c.MaxIdle), MinOpen: known(c.MinOpen),
 			MaxLifetimeSeconds: secs(c.MaxLifetime), MaxIdleTimeSeconds: secs(c.MaxIdleTime)},
 		Current: poolCurrentJSON{Open: known(s.Open), InUse: known(s.InUse), Idle: known(s.Idle), Constructing: known(s.Constructing),
-			Waiters: st.Waiters, Saturation: num(st.Saturation)},
+			Waiters: st.Waiters, Saturation: httpx.Finite(st.Saturation)},
 		Window: poolWindowJSON{Seconds: st.Window.Seconds(),
 			Acquires:    acquiresJSON{OK: st.AcquiresOK, Timeout: st.AcquireTimeouts, Canceled: st.AcquiresCanceled, Error: st.AcquireErrors},
-			AcquireRate: num(st.AcquireRate),
+			AcquireRate: httpx.Finite(st.AcquireRate),
 			WaitSeconds: latency(st.Wait.Count, st.Wait.P50, st.Wait.P95, st.Wait.P99, st.Wait.Max, st.Wait.Mean),
-			AvgQueued:   num(st.AvgQueued), PeakWaiters: num(st.PeakWaiters), Utilisation: num(st.Utilisation),
+			AvgQueued:   httpx.Finite(st.AvgQueued), PeakWaiters: httpx.Finite(st.PeakWaiters), Utilisation: httpx.Finite(st.Utilisation),
 			ConnectionErrors: kindsJSON{Dial: st.ConnectionErrors[dbpool.Dial], Auth: st.ConnectionErrors[dbpool.Auth],
 				Broken: st.ConnectionErrors[dbpool.Broken]},
-			Queries: st.Queries, QueryErrors: st.QueryErrors, QueryRate: num(st.QueryRate), ErrorRate: num(st.ErrorRate)},
+			Queries: st.Queries, QueryErrors: st.QueryErrors, QueryRate: httpx.Finite(st.QueryRate), ErrorRate: httpx.Finite(st.ErrorRate)},
 		Totals: poolTotalsJSON{
 			ConnectionErrors: kindsJSON{Dial: float64(st.ConnectionErrorsTotal[dbpool.Dial]), Auth: float64(st.ConnectionErrorsTotal[dbpool.Auth]),
 				Broken: float64(st.ConnectionErrorsTotal[dbpool.Broken])},
 			DriverWaits: known(s.Waits), DriverWaitSeconds: secs(s.WaitTime), Opened: known(s.Opened),
 			Closed: closedJSON{MaxIdle: known(s.ClosedMaxIdle), MaxIdleTime: known(s.ClosedMaxIdleTime), MaxLifetime: known(s.ClosedMaxLifetime)}},
 		Operations: []opJSON{},
-		Score:      cleanScore(st.Score),
+		Score:      st.Score,
 	}
 	for _, o := range st.Operations {
 		l := o.Latency
-		p.Operations = append(p.Operations, opJSON{Name: o.Name, Rate: num(o.Rate), Errors: o.Errors, ErrorRate: num(o.ErrorRate),
+		p.Operations = append(p.Operations, opJSON{Name: o.Name, Rate: httpx.Finite(o.Rate), Errors: o.Errors, ErrorRate: httpx.Finite(o.ErrorRate),
 			LatencySeconds: latency(l.Count, l.P50, l.P95, l.P99, l.Max, l.Mean)})
 	}
 	return p
@@ -241,15 +208,15 @@ type tierJSON struct {
 }
 
 func cacheOf(st cache.Stats) cacheJSON {
-	c := cacheJSON{Name: st.Name, LifetimeHitRatio: num(st.LifetimeHitRatio), Score: cleanScore(st.Score), Tiers: []tierJSON{}}
+	c := cacheJSON{Name: st.Name, LifetimeHitRatio: httpx.Finite(st.LifetimeHitRatio), Score: st.Score, Tiers: []tierJSON{}}
 	for i := range st.Tiers {
 		t := &st.Tier[i]
 		c.Tiers = append(c.Tiers, tierJSON{Tier: t.Tier.String(), Hits: t.Hits, Misses: t.Misses, Sets: t.Sets, Errors: t.Errors,
-			RawBytes: t.RawBytes, StoredBytes: t.StoredBytes, CompressionRatio: num(t.CompressionRatio),
+			RawBytes: t.RawBytes, StoredBytes: t.StoredBytes, CompressionRatio: httpx.Finite(t.CompressionRatio),
 			Evictions: evictionsJSON{Size: t.EvictionsBy(cache.CauseSize), Expired: t.EvictionsBy(cache.CauseExpired),
 				Explicit: t.EvictionsBy(cache.CauseExplicit), Replaced: t.EvictionsBy(cache.CauseReplaced)},
-			Entries: num(t.Entries), MemoryBytes: num(t.MemoryBytes),
-			Window: tierWinJSON{Hits: t.WindowHits, Misses: t.WindowMisses, HitRatio: num(t.HitRatio), ErrorRate: num(t.ErrorRate)}})
+			Entries: httpx.Finite(t.Entries), MemoryBytes: httpx.Finite(t.MemoryBytes),
+			Window: tierWinJSON{Hits: t.WindowHits, Misses: t.WindowMisses, HitRatio: httpx.Finite(t.HitRatio), ErrorRate: httpx.Finite(t.ErrorRate)}})
 	}
 	lat := map[string]latencyJSON{}
 	for _, by := range []cache.Tier{cache.L1, cache.L2, cache.Origin} {
@@ -260,7 +227,7 @@ func cacheOf(st cache.Stats) cacheJSON {
 		lat[by.String()] = latency(l.Count, l.P50, l.P95, l.P99, l.Max, l.Mean)
 	}
 	ll := st.LoadLatency
-	c.Window = cacheWinJSON{Seconds: st.Window.Seconds(), Lookups: st.Lookups, LookupRate: num(st.LookupRate), HitRatio: num(st.HitRatio),
+	c.Window = cacheWinJSON{Seconds: st.Window.Seconds(), Lookups: st.Lookups, LookupRate: httpx.Finite(st.LookupRate), HitRatio: httpx.Finite(st.HitRatio),
 		LatencySeconds: lat, Loads: st.Loads, LoadFailures: st.LoadFailures,
 		LoadLatencySeconds: latency(ll.Count, ll.P50, ll.P95, ll.P99, ll.Max, ll.Mean)}
 	return c
@@ -336,13 +303,13 @@ func breakerOf(st breaker.Stats) breakerJSON {
 		Window: breakerWinJSON{Seconds: st.Window.Seconds(),
 			Calls: outcomesJSON{Success: st.WindowCalls[breaker.Success], Failure: st.WindowCalls[breaker.Failure],
 				Rejected: st.WindowCalls[breaker.Rejected], Excluded: st.WindowCalls[breaker.Excluded]},
-			SlowCalls: st.WindowSlow, FailureRate: num(st.FailureRate), SlowCallRate: num(st.SlowCallRate),
+			SlowCalls: st.WindowSlow, FailureRate: httpx.Finite(st.FailureRate), SlowCallRate: httpx.Finite(st.SlowCallRate),
 			LatencySeconds: latency(st.WindowCalls[breaker.Success]+st.WindowCalls[breaker.Failure]+st.WindowCalls[breaker.Excluded],
 				st.P50, st.P95, st.P99, st.Max, st.Mean)},
 		Thresholds: thresholdsJSON{FailureRate: st.FailureRateThreshold, SlowCallRate: st.SlowCallRateThreshold,
 			OpenDurationSeconds: st.OpenDurationThreshold.Seconds(), SlowCallSeconds: st.SlowCall.Seconds()},
 		Alerts: alertsJSON{FailureRate: st.FailureRateAlerting, SlowCallRate: st.SlowCallRateAlerting, OpenDuration: st.OpenTooLong},
-		Score:  cleanScore(st.Score),
+		Score:  st.Score,
 	}
 	for _, s := range []breaker.State{breaker.Closed, breaker.HalfOpen, breaker.Open} {
 		b.StateSeconds[s.String()] = st.TimeIn[s].Seconds()
@@ -358,7 +325,7 @@ func breakerOf(st breaker.Stats) breakerJSON {
 			from, to := e.From, e.To
 			ej.From, ej.To = &from, &to
 		} else {
-			ej.Observed, ej.Threshold = num(e.Observed), num(e.Threshold)
+			ej.Observed, ej.Threshold = httpx.Finite(e.Observed), httpx.Finite(e.Threshold)
 		}
 		b.RecentEvents = append(b.RecentEvents, ej)
 	}

@@ -11,7 +11,10 @@
 package score
 
 import (
+	"cmp"
+	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -90,9 +93,15 @@ func (f Factor) Rate() Factor {
 		f.Advice = ""
 		return f
 	}
-	f.Score = Linear(f.Observed, f.Target, f.Limit)
+	// Rounded here, once, so that every place a factor is shown (the
+	// gauges, /health/performance, the monitors' JSON) reads the same.
+	f.Score = Round(Linear(f.Observed, f.Target, f.Limit))
 	return f
 }
+
+// Round rounds a 0-100 score to one decimal, the precision every score and
+// factor is computed, exported and served at.
+func Round(v float64) float64 { return math.Round(v*10) / 10 }
 
 // NeedsAdvice reports whether the factor rates below 100 on real data: the
 // factors a producer writes Advice for.
@@ -144,7 +153,7 @@ func New(component string, factors []Factor) Score {
 	}
 	s.Value = 100
 	if weights > 0 {
-		s.Value = math.Round(sum/weights*10) / 10
+		s.Value = Round(sum / weights)
 	}
 	// Any factor at 0 caps the component at warn's floor: one exhausted
 	// resource is a real problem whatever the others say.
@@ -179,9 +188,12 @@ func recommendations(fs []Factor) []string {
 }
 
 // Combine merges component scores into an overall one: the weighted mean
-// of the components, status the worst of theirs.
+// of the components, status the worst of theirs. Its recommendations are
+// every component's, worst first: ordered by the score of the factor that
+// gave each (lowest first), then by the component's score.
 func Combine(name string, parts []Score, weights map[string]float64) Score {
 	s := Score{Component: name, Value: 100}
+	var recs []ranked
 	var sum, w float64
 	status := Pass
 	for _, p := range parts {
@@ -197,13 +209,56 @@ func Combine(name string, parts []Score, weights map[string]float64) Score {
 		w += pw
 		status = Worst(status, p.Status)
 		s.Factors = append(s.Factors, Factor{Name: p.Component, Observed: p.Value, Unit: "score", Target: 100, Limit: 0, Weight: pw, Score: p.Value})
-		s.Recommendations = append(s.Recommendations, p.Recommendations...)
+		recs = appendRanked(recs, p)
 	}
 	if w > 0 {
-		s.Value = math.Round(sum/w*10) / 10
+		s.Value = Round(sum / w)
 	}
 	s.Status = Worst(StatusOf(s.Value), status)
+	// Worst first across components, as within one: the advice of the
+	// lowest-scoring factor leads, whichever component it belongs to (an
+	// open breaker's advice before a 2% error ratio's), ties going to the
+	// worse component, then to the order the components were given.
+	slices.SortStableFunc(recs, func(a, b ranked) int {
+		if c := cmp.Compare(a.factor, b.factor); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.component, b.component)
+	})
+	for _, r := range recs {
+		s.Recommendations = append(s.Recommendations, r.advice)
+	}
 	return s
+}
+
+// ranked is one recommendation of a component with the scores that order
+// it: the score of the factor that gave it, and the component's.
+type ranked struct {
+	factor, component float64
+	advice            string
+}
+
+// appendRanked appends p's recommendations with their factor's score. A
+// recommendation that no factor of p carries (p combines other scores, or
+// was built by hand) ranks with the component's own score.
+func appendRanked(recs []ranked, p Score) []ranked {
+	for _, adv := range p.Recommendations {
+		r := ranked{factor: p.Value, component: p.Value, advice: adv}
+		for _, f := range p.Factors {
+			if f.Advice == adv && !f.NoData {
+				r.factor = f.Score
+				break
+			}
+		}
+		if math.IsNaN(r.factor) {
+			r.factor = 0
+		}
+		if math.IsNaN(r.component) {
+			r.component = 0
+		}
+		recs = append(recs, r)
+	}
+	return recs
 }
 
 // FormatSeconds renders a duration in seconds for advice text: "120 ms".
@@ -217,4 +272,61 @@ func FormatSeconds(sec float64) string {
 		return strconv.FormatFloat(sec*1e3, 'g', 3, 64) + " ms"
 	}
 	return strconv.FormatFloat(sec*1e6, 'g', 3, 64) + " µs"
+}
+
+// finite is v for JSON, or nil (null) when v is NaN or infinite.
+func finite(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+// factorJSON is the one JSON shape of a factor, wherever it is served:
+// numbers that are not finite, and the observed value of a factor with no
+// data, are null (encoding/json cannot write NaN).
+type factorJSON struct {
+	Name     string   `json:"name"`
+	Observed *float64 `json:"observed"`
+	Unit     string   `json:"unit"`
+	Target   *float64 `json:"target"`
+	Limit    *float64 `json:"limit"`
+	Weight   *float64 `json:"weight"`
+	Score    *float64 `json:"score"`
+	Advice   string   `json:"advice,omitempty"`
+	NoData   bool     `json:"no_data,omitempty"`
+}
+
+// MarshalJSON encodes the factor with null for numbers that are not finite
+// and for the observed value when NoData is set.
+func (f Factor) MarshalJSON() ([]byte, error) {
+	j := factorJSON{Name: f.Name, Observed: finite(f.Observed), Unit: f.Unit, Target: finite(f.Target),
+		Limit: finite(f.Limit), Weight: finite(f.Weight), Score: finite(f.Score), Advice: f.Advice, NoData: f.NoData}
+	if f.NoData {
+		j.Observed = nil
+	}
+	return json.Marshal(j)
+}
+
+// scoreJSON is the one JSON shape of a score.
+type scoreJSON struct {
+	Component       string   `json:"component"`
+	Value           *float64 `json:"score"`
+	Status          Status   `json:"status"`
+	Factors         []Factor `json:"factors"`
+	Recommendations []string `json:"recommendations"`
+}
+
+// MarshalJSON encodes the score with its factors (never null) and its
+// recommendations (an empty list rather than null when there are none).
+func (s Score) MarshalJSON() ([]byte, error) {
+	j := scoreJSON{Component: s.Component, Value: finite(s.Value), Status: s.Status, Factors: s.Factors,
+		Recommendations: s.Recommendations}
+	if j.Factors == nil {
+		j.Factors = []Factor{}
+	}
+	if j.Recommendations == nil {
+		j.Recommendations = []string{}
+	}
+	return json.Marshal(j)
 }

@@ -101,3 +101,50 @@ func TestNeedsAdvice(t *testing.T) {
 		t.Fatalf("a NoData factor kept its advice %q", f.Advice)
 	}
 }
+
+// TestCombineOrdersByImpact is an open breaker next to a checkout error
+// ratio a little over budget: the breaker's advice leads the overall
+// recommendations, whatever order the components came in.
+func TestCombineOrdersByImpact(t *testing.T) {
+	slo := New("slo", []Factor{
+		{Name: "checkout errors", Unit: "ratio", Observed: 0.024, Target: 0.01, Limit: 0.05, Weight: 1, Advice: "checkout failed 2.4%"},
+		{Name: "checkout p99", Unit: "seconds", Observed: 0.1, Target: 0.5, Limit: 2, Weight: 1},
+	})
+	brk := New("breaker", []Factor{
+		{Name: "state", Observed: 1, Target: 0, Limit: 1, Weight: 3, Advice: "the payments circuit is open"},
+		{Name: "failure_rate", Unit: "ratio", Observed: 0.3, Target: 0.25, Limit: 0.5, Weight: 2, Advice: "payments fail 30%"},
+	})
+	nested := Score{Component: "nested", Value: 70, Status: Warn, Recommendations: []string{"hand-built advice"}}
+	s := Combine("overall", []Score{slo, nested, brk}, nil)
+	want := []string{"the payments circuit is open", "checkout failed 2.4%", "hand-built advice", "payments fail 30%"}
+	if fmt.Sprint(s.Recommendations) != fmt.Sprint(want) {
+		t.Fatalf("recommendations %q, want %q", s.Recommendations, want)
+	}
+}
+
+// TestOneRoundingOneShape: factor scores are rounded to 0.1 where they are
+// computed, and a score encodes the same JSON wherever it is served, with
+// null for what is not a number.
+func TestOneRoundingOneShape(t *testing.T) {
+	s := New("c", []Factor{
+		{Name: "a", Unit: "ratio", Observed: 0.123456, Target: 0.1, Limit: 0.2, Weight: 1, Advice: "a"},
+		{Name: "b", Observed: math.NaN(), Target: math.Inf(1), Weight: 1},
+	})
+	if s.Factors[0].Score != 76.5 {
+		t.Fatalf("factor score %v, want 76.5 (76.544 rounded)", s.Factors[0].Score)
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"component":"c","score":76.5,"status":"warn","factors":[` +
+		`{"name":"a","observed":0.123456,"unit":"ratio","target":0.1,"limit":0.2,"weight":1,"score":76.5,"advice":"a"},` +
+		`{"name":"b","observed":null,"unit":"","target":null,"limit":0,"weight":1,"score":100,"no_data":true}],` +
+		`"recommendations":["a"]}`
+	if string(b) != want {
+		t.Fatalf("JSON\n%s\nwant\n%s", b, want)
+	}
+	if b, _ := json.Marshal(Score{}); string(b) != `{"component":"","score":0,"status":"pass","factors":[],"recommendations":[]}` {
+		t.Fatalf("zero score %s", b)
+	}
+}

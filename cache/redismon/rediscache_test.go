@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net"
 	"os"
-	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +17,8 @@ import (
 	"github.com/bizra/vitals"
 	"github.com/bizra/vitals/cache"
 	"github.com/bizra/vitals/cache/ottermon"
+	"github.com/bizra/vitals/internal/faultnet"
+	"github.com/bizra/vitals/score"
 )
 
 func TestMain(m *testing.M) {
@@ -46,96 +46,15 @@ func redisAddr(t *testing.T) string {
 	return addr
 }
 
-// proxy is a TCP proxy on 127.0.0.1 that the test can cut and restore.
-// Cutting closes every connection and the listener, so that dials are
-// refused as they are by a server that is down; restoring listens again on
-// the same port.
-type proxy struct {
-	addr   string
-	target string
-	mu     sync.Mutex
-	ln     net.Listener // nil while cut
-	conns  map[net.Conn]struct{}
-	wg     sync.WaitGroup
-}
-
-func newProxy(t *testing.T, target string) *proxy {
+// newProxy is a faultnet proxy to target, closed when the test ends.
+func newProxy(t *testing.T, target string) *faultnet.Proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := faultnet.Listen(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{addr: ln.Addr().String(), target: target, conns: make(map[net.Conn]struct{})}
-	p.serve(ln)
-	t.Cleanup(func() { p.setCut(t, true); p.wg.Wait() })
+	t.Cleanup(p.Close)
 	return p
-}
-
-func (p *proxy) serve(ln net.Listener) {
-	p.ln = ln
-	p.wg.Add(1)
-	go p.accept(ln)
-}
-
-func (p *proxy) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln == nil {
-		return false
-	}
-	p.conns[c] = struct{}{}
-	return true
-}
-
-func (p *proxy) accept(ln net.Listener) {
-	defer p.wg.Done()
-	for {
-		in, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		out, err := net.DialTimeout("tcp", p.target, 2*time.Second)
-		if err != nil || !p.track(in) || !p.track(out) {
-			in.Close()
-			if out != nil {
-				out.Close()
-			}
-			continue
-		}
-		p.wg.Add(2)
-		pipe := func(dst, src net.Conn) {
-			defer p.wg.Done()
-			io.Copy(dst, src)
-			dst.Close()
-			src.Close()
-		}
-		go pipe(out, in)
-		go pipe(in, out)
-	}
-}
-
-// setCut cuts (true) or restores (false) the link.
-func (p *proxy) setCut(t *testing.T, cut bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if cut {
-		if p.ln != nil {
-			p.ln.Close()
-			p.ln = nil
-		}
-		for c := range p.conns {
-			c.Close()
-		}
-		clear(p.conns)
-		return
-	}
-	if p.ln == nil {
-		ln, err := net.Listen("tcp", p.addr)
-		if err != nil {
-			t.Fatalf("listen again on %s: %v", p.addr, err)
-		}
-		p.serve(ln)
-	}
 }
 
 // tiered is the two-tier lookup a program writes: otter in front of Redis
@@ -186,7 +105,7 @@ func TestRedisOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l1.StopAllGoroutines()
-	rdb := redis.NewClient(&redis.Options{Addr: px.addr, DialTimeout: 200 * time.Millisecond,
+	rdb := redis.NewClient(&redis.Options{Addr: px.Addr(), DialTimeout: 200 * time.Millisecond,
 		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, MaxRetries: -1, PoolSize: 2,
 		PoolTimeout: 300 * time.Millisecond, DisableIdentity: true})
 	defer rdb.Close()
@@ -216,7 +135,7 @@ func TestRedisOutage(t *testing.T) {
 		t.Fatalf("before the outage: l2 %+v, loads %d", before, c.loads)
 	}
 
-	px.setCut(t, true)
+	px.Cut()
 	for _, k := range keys {
 		if v := c.get(ctx, k); v != "value of "+k { // all in L1
 			t.Fatalf("L1 answered %q", v)
@@ -232,7 +151,15 @@ func TestRedisOutage(t *testing.T) {
 	if l1c := mon.Counts(cache.L1); l1c.Hits != 6 {
 		t.Fatalf("L1 did not keep serving: %+v", l1c)
 	}
+	m.Clock().(*vitals.ManualClock).Advance(time.Second)
 	s := m.Collect()
+	// The score says so, with a ratio that is a ratio: a lookup that
+	// fails its GET and its SET is two failed operations of two.
+	if st := mon.Stats(); st.Tier[1].ErrorRate <= 0 || st.Tier[1].ErrorRate > 1 || st.ErrorRate > 1 ||
+		st.Score.Status == score.Pass || !strings.Contains(strings.Join(st.Score.Recommendations, "\n"), "of operations on the cache's tiers fail") {
+		t.Fatalf("during the outage: l2 error ratio %v, overall %v, score %v %v %q", st.Tier[1].ErrorRate, st.ErrorRate,
+			st.Score.Value, st.Score.Status, st.Score.Recommendations)
+	}
 	if p, _ := s.Lookup("vitals_cache_redis_command_errors_total", "products", "get"); p == nil || p.Value < 3 {
 		t.Fatalf("GET errors %v", p)
 	}
@@ -243,7 +170,9 @@ func TestRedisOutage(t *testing.T) {
 		t.Fatalf("tier errors %v", p)
 	}
 
-	px.setCut(t, false)
+	if err := px.Restore(); err != nil {
+		t.Fatal(err)
+	}
 	// After failed dials go-redis stops dialing and retries on its own
 	// timer (once a second), so recovery takes that long; it must come
 	// within five seconds.

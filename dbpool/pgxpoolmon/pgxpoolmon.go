@@ -26,7 +26,8 @@ type Pool struct {
 // wrapper measures acquires and queries. opts tunes the monitor (score
 // thresholds, window, operation cap); Driver and Source are set here,
 // Classify defaults to Classify and IgnoreError treats pgx.ErrNoRows as no
-// failure. See package dbpool for the metrics.
+// failure. Monitor().Ping pings through pool (pgxpool.Pool.Ping). See
+// package dbpool for the metrics.
 func New(m *vitals.Monitor, name string, pool *pgxpool.Pool, opts *dbpool.Options) *Pool {
 	var o dbpool.Options
 	if opts != nil {
@@ -39,6 +40,7 @@ func New(m *vitals.Monitor, name string, pool *pgxpool.Pool, opts *dbpool.Option
 	if o.Classify == nil {
 		o.Classify = Classify
 	}
+	o.Ping = pool.Ping
 	userIgnore := o.IgnoreError
 	o.IgnoreError = func(err error) bool {
 		return errors.Is(err, pgx.ErrNoRows) || (userIgnore != nil && userIgnore(err))

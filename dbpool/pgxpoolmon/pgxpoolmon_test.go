@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +20,8 @@ import (
 
 	"github.com/bizra/vitals"
 	"github.com/bizra/vitals/dbpool"
+	"github.com/bizra/vitals/health"
+	"github.com/bizra/vitals/internal/faultnet"
 	"github.com/bizra/vitals/score"
 )
 
@@ -231,6 +236,15 @@ func TestTerminatedBackends(t *testing.T) {
 	if v := val(t, s, "vitals_db_query_errors_total", "pg", "one"); v != float64(failures) {
 		t.Fatalf("query errors %v, want %d", v, failures)
 	}
+	// The monitor tells the truth about it: the score fails on the error
+	// ratio and says why.
+	m.Clock().(*vitals.ManualClock).Advance(time.Second)
+	m.Collect()
+	if st := pool.Monitor().Stats(); st.Score.Status == score.Pass || st.ConnectionErrors[dbpool.Broken] != float64(failures) ||
+		len(st.Score.Recommendations) == 0 || !strings.Contains(st.Score.Recommendations[0], "broken") {
+		t.Fatalf("after terminated backends: score %v %v %q, broken %v", st.Score.Value, st.Score.Status,
+			st.Score.Recommendations, st.ConnectionErrors)
+	}
 	if pool.Pool().Stat().NewConnsCount() <= opened {
 		t.Fatal("the pool opened no new connection")
 	}
@@ -364,5 +378,152 @@ func TestQueryRowsAndNoRows(t *testing.T) {
 	st := pool.Monitor().Stats()
 	if st.Driver != "pgxpool" || st.Config.MaxOpen != 2 || st.Config.MaxIdle != -1 || st.Sample.Constructing < 0 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+func tick(m *vitals.Monitor) *vitals.Snapshot {
+	m.Clock().(*vitals.ManualClock).Advance(time.Second)
+	return m.Collect()
+}
+
+// poolCheck runs health.PoolCheck on the pool's monitor once.
+func poolCheck(p *Pool) health.Result {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return health.PoolCheck(p.Monitor(), &health.PoolCheckOptions{Name: "pg"})(ctx)
+}
+
+// TestUnreachableServer is a pool pointed at a closed port and never used
+// by a query: the readiness check's Ping is its only traffic, and that is
+// enough for the failed connections to be counted, the score to fail and
+// the check to fail. No query, no silence.
+func TestUnreachableServer(t *testing.T) {
+	addr, err := faultnet.ClosedAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgxpool.ParseConfig("postgres://postgres@" + addr + "/test?sslmode=disable&connect_timeout=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := pgxpool.NewWithConfig(context.Background(), cfg) // lazy: succeeds
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	m := vitals.New(&vitals.Options{Clock: vitals.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))})
+	pool := New(m, "pg", raw, &dbpool.Options{SampleMaxAge: -1})
+	m.Collect()
+	for range 3 {
+		if r := poolCheck(pool); r.Status != score.Fail || !strings.Contains(r.Output, "pg cannot hand out a working connection") {
+			t.Fatalf("readiness of an unreachable pool: %+v", r)
+		}
+	}
+	s := tick(m)
+	if v := val(t, s, "vitals_db_connection_errors_total", "pg", "dial"); v != 3 {
+		t.Fatalf("dial errors %v, want 3", v)
+	}
+	if v := val(t, s, "vitals_db_pool_acquires_total", "pg", "error"); v != 3 {
+		t.Fatalf("failed acquires %v, want 3", v)
+	}
+	st := pool.Monitor().Stats()
+	if st.Score.Status != score.Fail || st.ErrorRate != 1 || st.ConnectionErrors[dbpool.Dial] != 3 {
+		t.Fatalf("score of an unreachable pool: %v %v, error rate %v, dial errors %v", st.Score.Value, st.Score.Status,
+			st.ErrorRate, st.ConnectionErrors)
+	}
+	// The gauge is set as the tick's consumers run, after its snapshot.
+	if v := val(t, m.Collect(), "vitals_db_pool_score", "pg"); v != st.Score.Value || v >= score.FailBelow {
+		t.Fatalf("score gauge %v", v)
+	}
+}
+
+// TestServerGoesAway runs a pool through a proxy that is cut mid-run, as
+// when the database host goes down: open connections break, new ones are
+// refused, the readiness check and the score fail; when it comes back,
+// both recover.
+func TestServerGoesAway(t *testing.T) {
+	url := postgresURL(t)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px, err := faultnet.Listen(net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	host, port, _ := net.SplitHostPort(px.Addr())
+	p, _ := strconv.Atoi(port)
+	cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Fallbacks = host, uint16(p), nil
+	cfg.ConnConfig.ConnectTimeout = 2 * time.Second
+	cfg.MaxConns = 2
+	raw, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	clk := vitals.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	m := vitals.New(&vitals.Options{Clock: clk})
+	// A short window, so that recovery shows within the test.
+	pool := New(m, "pg", raw, &dbpool.Options{SampleMaxAge: -1, Window: 5 * time.Second})
+	ctx := context.Background()
+	one := pool.Op("one")
+	query := func() error {
+		var v int
+		return pool.QueryRow(ctx, one, "SELECT 1").Scan(&v)
+	}
+	m.Collect()
+	for range 20 {
+		if err := query(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := poolCheck(pool); r.Status != score.Pass {
+		t.Fatalf("healthy pool: %+v", r)
+	}
+	tick(m)
+	if st := pool.Monitor().Stats(); st.Score.Status != score.Pass {
+		t.Fatalf("healthy score %+v", st.Score)
+	}
+
+	px.Cut()
+	failed := 0
+	for range 10 {
+		if query() != nil {
+			failed++
+		}
+	}
+	if failed != 10 {
+		t.Fatalf("%d of 10 queries failed with the server gone", failed)
+	}
+	if r := poolCheck(pool); r.Status != score.Fail {
+		t.Fatalf("readiness with the server gone: %+v", r)
+	}
+	tick(m)
+	st := pool.Monitor().Stats()
+	if st.Score.Status != score.Fail {
+		t.Fatalf("score with the server gone: %v %v %v", st.Score.Value, st.Score.Status, st.Score.Recommendations)
+	}
+	if conn := st.ConnectionErrorsTotal[dbpool.Dial] + st.ConnectionErrorsTotal[dbpool.Broken]; conn < 10 {
+		t.Fatalf("connection errors %v", st.ConnectionErrorsTotal)
+	}
+	if len(st.Score.Recommendations) == 0 || !strings.Contains(st.Score.Recommendations[0], "fail: check connection errors") {
+		t.Fatalf("recommendations %q", st.Score.Recommendations)
+	}
+
+	if err := px.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the pool to reconnect", func() bool { return poolCheck(pool).Status == score.Pass })
+	for range 20 {
+		if err := query(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 6 { // the outage leaves the 5 s window
+		tick(m)
+	}
+	if st := pool.Monitor().Stats(); st.Score.Status != score.Pass {
+		t.Fatalf("score after recovery: %v %v", st.Score.Value, st.Score.Recommendations)
 	}
 }

@@ -28,8 +28,9 @@ type Options struct {
 	// Pool tunes the monitor: score thresholds, window, operation cap,
 	// Classify (default: dbpool.DefaultClassify, which knows
 	// driver.ErrBadConn and socket errors; pass pgxpoolmon.Classify for
-	// pgx's stdlib driver). Driver, Source and IgnoreError are set by New
-	// (sql.ErrNoRows is not a failure). Default nil: dbpool's defaults.
+	// pgx's stdlib driver). Driver, Source, Ping and IgnoreError are set
+	// by New (sql.ErrNoRows is not a failure). Default nil: dbpool's
+	// defaults.
 	Pool *dbpool.Options
 }
 
@@ -44,7 +45,8 @@ type DB struct {
 
 // New monitors db under the pool name name: DBStats is sampled at scrape
 // and tick time, and the returned wrapper measures acquires and queries.
-// See package dbpool for the metrics.
+// Monitor().Ping pings through db (sql.DB.PingContext). See package dbpool
+// for the metrics.
 func New(m *vitals.Monitor, name string, db *sql.DB, opts *Options) *DB {
 	var o Options
 	if opts != nil {
@@ -67,6 +69,7 @@ func New(m *vitals.Monitor, name string, db *sql.DB, opts *Options) *DB {
 		}
 	}
 	po.Driver = "database/sql"
+	po.Ping = db.PingContext
 	po.Source = &source{db: db, cfg: cfg}
 	userIgnore := po.IgnoreError
 	po.IgnoreError = func(err error) bool {

@@ -206,7 +206,7 @@ func Run(ctx context.Context, cfg Config) error {
 	monitors.AddPool(db.Monitor())
 	monitors.AddCache(cache.Monitor())
 	monitors.AddBreaker(payments.Monitor())
-	monitors.Register(api)
+	monitors.Mount(api)
 	api.HandleFunc("GET /api/v1/operations", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, operationsJSON(m.Operations()))
 	})
@@ -236,15 +236,15 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 
 	// Admin actions: episodes that show readiness and the breaker at work.
-	saturate := health.NewEpisodeTrigger(func(ctx context.Context, d time.Duration) {
+	saturate := NewEpisodeTrigger(func(ctx context.Context, d time.Duration) {
 		db.Saturate(d)
 		<-ctx.Done()
-	}, &health.EpisodeOptions{Token: cfg.AdminToken, Logger: log})
+	}, &EpisodeOptions{Token: cfg.AdminToken, Logger: log})
 	defer saturate.Close()
-	outage := health.NewEpisodeTrigger(func(ctx context.Context, d time.Duration) {
+	outage := NewEpisodeTrigger(func(ctx context.Context, d time.Duration) {
 		payments.Outage(d)
 		<-ctx.Done()
-	}, &health.EpisodeOptions{Token: cfg.AdminToken, Logger: log})
+	}, &EpisodeOptions{Token: cfg.AdminToken, Logger: log})
 	defer outage.Close()
 	adminMux := http.NewServeMux()
 	adminMux.Handle("/admin/saturate", saturate)

@@ -2,19 +2,17 @@ package demo
 
 import (
 	"log/slog"
-	"math"
 	"time"
 
 	"github.com/bizra/vitals"
-	"github.com/bizra/vitals/breaker"
 	"github.com/bizra/vitals/cmd/vitals/internal/demoload"
 	"github.com/bizra/vitals/health"
 )
 
 // newHealth wires the probes: readiness waits for startup, fails while the
-// database pool is saturated (with hysteresis), and warns while the
-// payment breaker is open; the performance score combines the SLOs, the
-// runtime, the pool, the cache and the breaker.
+// database cannot be reached or the pool is saturated (with hysteresis),
+// and warns while the payment breaker is open; the performance score
+// combines the SLOs, the runtime, the pool, the cache and the breaker.
 func newHealth(m *vitals.Monitor, db *demoload.DBLoad, cache *demoload.CacheLoad, payments *demoload.BreakerLoad, log *slog.Logger) (*health.Engine, *health.Gate) {
 	h := health.New(m, &health.Options{ServiceID: "vitals-demo", Description: "vitals demo shop", Logger: log})
 	startup := new(health.Gate)
@@ -22,15 +20,9 @@ func newHealth(m *vitals.Monitor, db *demoload.DBLoad, cache *demoload.CacheLoad
 	checks := []health.Check{
 		{Name: "startup", Gate: startup},
 		{Name: "db-pool", ComponentType: "datastore", Interval: time.Second, Timeout: 500 * time.Millisecond,
-			Func: health.PoolCheck(func() (float64, int) {
-				s := pool.Saturation()
-				if math.IsNaN(s) {
-					s = 0
-				}
-				return min(s, 1), int(pool.Waiters())
-			}, &health.PoolCheckOptions{Name: "shop pool", FailWaiters: 2})},
+			Func: health.PoolCheck(pool, &health.PoolCheckOptions{Name: "shop pool", FailWaiters: 2})},
 		{Name: "breaker:payments", WarnOnly: true, Interval: time.Second,
-			Func: health.BreakerCheck("payments", func() bool { return payments.Monitor().State() == breaker.Open })},
+			Func: health.BreakerCheck("payments", payments.Monitor().IsOpen)},
 	}
 	for _, c := range checks {
 		if err := h.AddCheck(c); err != nil {

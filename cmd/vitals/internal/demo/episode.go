@@ -1,16 +1,16 @@
-package health
+package demo
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/bizra/vitals/internal/httpx"
 )
 
 // EpisodeOptions configure an EpisodeTrigger. Token is required; the zero
@@ -28,7 +28,7 @@ type EpisodeOptions struct {
 	Logger *slog.Logger
 }
 
-// EpisodeTrigger is an admin HTTP handler that starts a bounded episode
+// EpisodeTrigger is the demo's admin HTTP handler that starts a bounded episode
 // of something the application supplies, such as driving the demo's
 // database pool into saturation to watch readiness turn not-ready and
 // recover:
@@ -41,8 +41,9 @@ type EpisodeOptions struct {
 // listener, not the public one. The episode runs on a goroutine the
 // trigger owns; Close ends it and waits.
 type EpisodeTrigger struct {
-	run func(ctx context.Context, d time.Duration)
-	o   EpisodeOptions
+	run   func(ctx context.Context, d time.Duration)
+	o     EpisodeOptions
+	token *httpx.Token
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
@@ -70,7 +71,7 @@ func NewEpisodeTrigger(run func(ctx context.Context, d time.Duration), opts *Epi
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &EpisodeTrigger{run: run, o: o}
+	return &EpisodeTrigger{run: run, o: o, token: httpx.NewToken(o.Token)}
 }
 
 type episodeJSON struct {
@@ -81,12 +82,12 @@ type episodeJSON struct {
 
 // ServeHTTP implements http.Handler.
 func (t *EpisodeTrigger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
 	r.Body = http.MaxBytesReader(w, r.Body, 1024) // parameters are in the query
-	if !t.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="vitals-admin"`)
-		writeError(w, r, http.StatusUnauthorized, "a valid bearer token is required")
+	// No token configured refuses everything: a trigger is never open by
+	// accident. The comparison is over digests (httpx.Token), so neither
+	// the token's bytes nor its length leak through timing.
+	if !t.token.Enabled() || !t.token.Allow(r) {
+		httpx.Unauthorized(w, r)
 		return
 	}
 	switch r.Method {
@@ -97,11 +98,11 @@ func (t *EpisodeTrigger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			st.Until = formatTime(t.until)
 		}
 		t.mu.Unlock()
-		writeJSON(w, r, http.StatusOK, contentTypeJSON, st)
+		httpx.WriteJSON(w, r, http.StatusOK, st)
 	case http.MethodPost:
 		d, err := t.duration(r.URL.RawQuery)
 		if err != "" {
-			writeError(w, r, http.StatusBadRequest, err)
+			httpx.WriteError(w, r, http.StatusBadRequest, err)
 			return
 		}
 		until, code := t.start(d)
@@ -110,35 +111,21 @@ func (t *EpisodeTrigger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if code == http.StatusServiceUnavailable {
 				msg = "the trigger is closed"
 			}
-			writeError(w, r, code, msg)
+			httpx.WriteError(w, r, code, msg)
 			return
 		}
-		writeJSON(w, r, http.StatusAccepted, contentTypeJSON, episodeJSON{Running: true, For: d.String(), Until: formatTime(until)})
+		httpx.WriteJSON(w, r, http.StatusAccepted, episodeJSON{Running: true, For: d.String(), Until: formatTime(until)})
 	case http.MethodDelete:
 		t.mu.Lock()
 		if t.cancel != nil {
 			t.cancel()
 		}
 		t.mu.Unlock()
-		writeJSON(w, r, http.StatusOK, contentTypeJSON, episodeJSON{Running: false})
+		httpx.WriteJSON(w, r, http.StatusOK, episodeJSON{Running: false})
 	default:
 		w.Header().Set("Allow", "GET, HEAD, POST, DELETE")
-		writeError(w, r, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed")
+		httpx.WriteError(w, r, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed")
 	}
-}
-
-func (t *EpisodeTrigger) authorized(r *http.Request) bool {
-	if t.o.Token == "" {
-		return false
-	}
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	// Compare digests: ConstantTimeCompare returns at once on a length
-	// mismatch, which would leak the token's length.
-	got, want := sha256.Sum256([]byte(strings.TrimSpace(tok))), sha256.Sum256([]byte(t.o.Token))
-	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
 // duration reads ?for=; it returns an error message for bad input.
@@ -153,7 +140,7 @@ func (t *EpisodeTrigger) duration(raw string) (time.Duration, string) {
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
-		return 0, "for: want a positive duration such as 30s, got " + `"` + clip(v) + `"`
+		return 0, "for: want a positive duration such as 30s, got " + strconv.Quote(clip(v))
 	}
 	if d > t.o.Max {
 		return 0, "for: at most " + t.o.Max.String()
@@ -178,14 +165,14 @@ func (t *EpisodeTrigger) start(d time.Duration) (time.Time, int) {
 		defer cancel()
 		defer func() {
 			if p := recover(); p != nil {
-				t.o.Logger.Error("health: episode panicked", "panic", redact(fmt.Sprint(p)))
+				t.o.Logger.Error("demo: episode panicked", "panic", fmt.Sprint(p))
 			}
 			t.mu.Lock()
 			t.running, t.cancel = false, nil
 			t.mu.Unlock()
-			t.o.Logger.Info("health: episode ended")
+			t.o.Logger.Info("demo: episode ended")
 		}()
-		t.o.Logger.Info("health: episode started", "for", d.String())
+		t.o.Logger.Info("demo: episode started", "for", d.String())
 		t.run(ctx, d)
 	}()
 	return t.until, http.StatusAccepted
@@ -209,3 +196,14 @@ func (t *EpisodeTrigger) Close() {
 	t.mu.Unlock()
 	t.wg.Wait()
 }
+
+// clip keeps echoed input short in error messages.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+// formatTime is the JSON time format of the trigger's answers.
+func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
