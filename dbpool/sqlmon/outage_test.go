@@ -3,8 +3,6 @@ package sqlmon
 import (
 	"context"
 	"database/sql"
-	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/bizra/vitals/dbpool"
 	"github.com/bizra/vitals/health"
 	"github.com/bizra/vitals/internal/faultnet"
+	"github.com/bizra/vitals/internal/testutil"
 	"github.com/bizra/vitals/score"
 )
 
@@ -68,18 +67,10 @@ func TestUnreachableServer(t *testing.T) {
 // queries and the check fail, errors are counted as connection errors, the
 // score fails; after the proxy is restored, all of it recovers.
 func TestServerGoesAway(t *testing.T) {
-	url := os.Getenv("VITALS_TEST_POSTGRES")
-	if url == "" {
-		t.Skip("VITALS_TEST_POSTGRES is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable): skipping the PostgreSQL outage test")
-	}
+	url := testutil.Postgres(t)
 	target := "127.0.0.1:5432"
 	if i, j := strings.Index(url, "@"), strings.LastIndex(url, "/"); i >= 0 && j > i {
 		target = url[i+1 : j]
-	}
-	if c, err := net.DialTimeout("tcp", target, 2*time.Second); err != nil {
-		t.Fatalf("VITALS_TEST_POSTGRES is set but %s is unreachable: %v", target, err)
-	} else {
-		c.Close()
 	}
 	px, err := faultnet.Listen(target)
 	if err != nil {
