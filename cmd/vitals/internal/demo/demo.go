@@ -103,6 +103,9 @@ const (
 	DefaultRate        = 100
 	DefaultSaturateFor = 20 * time.Second
 	DefaultDrainDelay  = 3 * time.Second
+	// ShutdownTimeout is how long the servers get to finish after the
+	// drain delay (deploy/ grace periods are checked against it).
+	ShutdownTimeout = 10 * time.Second
 	// DefaultMaxConns leaves room under the usual 1024 file descriptor
 	// limit for the databases, history and the admin listener.
 	DefaultMaxConns      = 512
@@ -356,7 +359,7 @@ loop:
 		}
 	}
 
-	drainer := &health.Drainer{Engine: hl, Servers: servers, Delay: cfg.DrainDelay, Timeout: 10 * time.Second, Logger: log}
+	drainer := &health.Drainer{Engine: hl, Servers: servers, Delay: cfg.DrainDelay, Timeout: ShutdownTimeout, Logger: log}
 	drainDone := make(chan error, 1)
 	go func() { drainDone <- drainer.Drain(context.Background()) }()
 	<-drainDone // servers are shut down; in-flight handlers have been cut after the timeout

@@ -15,6 +15,9 @@ import (
 	"github.com/bizra/vitals/otelexport"
 )
 
+// OTLPShutdownTimeout bounds the OTLP exporter's final export at shutdown.
+const OTLPShutdownTimeout = 5 * time.Second
+
 // startOTLP exports the registry by OTLP/HTTP through the OpenTelemetry
 // SDK's own exporter, with otelexport's Producer on a periodic reader.
 func startOTLP(m *vitals.Monitor, cfg *Config, log *slog.Logger) (stop func(), err error) {
@@ -40,7 +43,7 @@ func startOTLP(m *vitals.Monitor, cfg *Config, log *slog.Logger) (stop func(), e
 	log.Info("otlp export on", "interval", interval)
 	return func() {
 		// Shutdown exports once more, then stops the reader.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), OTLPShutdownTimeout)
 		defer cancel()
 		if err := mp.Shutdown(ctx); err != nil {
 			log.Error("otlp: shutdown", "err", err)

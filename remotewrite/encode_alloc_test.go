@@ -1,0 +1,80 @@
+package remotewrite
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/bizra/vitals"
+	"github.com/bizra/vitals/metric"
+)
+
+// A push in steady state (every series seen before) encodes without
+// allocating by 1.0. By 2.0 the only allocations are the generated gogo
+// marshaller's scratch buffers for packed varint fields (label refs,
+// bucket deltas): one per series, two per histogram, never more.
+func TestEncodeSteadyStateAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are checked without -race")
+	}
+	m := vitals.New(nil)
+	r := m.Registry()
+	c := r.CounterVec(metric.Opts{Name: "a_total", Help: "a.", Labels: []string{"k"}})
+	h := r.HistogramVec(metric.Opts{Name: "b_seconds", Unit: "seconds", Help: "b.", Labels: []string{"k"}})
+	for i := range 300 {
+		c.With(strconv.Itoa(i)).Add(uint64(i))
+		for j := range 20 {
+			h.With(strconv.Itoa(i)).Observe(float64(j+i) / 1000)
+		}
+	}
+	cat := newCatalog(newLabelSet("job", "inst", nil), nil, time.Now().UnixMilli())
+	for _, v := range []Version{V1, V2} {
+		enc := newEncoder(v, 500, cat)
+		fams := r.Families()
+		ts := int64(1)
+		enc.encode(fams, ts)
+		allocs := testing.AllocsPerRun(20, func() {
+			ts++
+			enc.encode(fams, ts)
+		})
+		limit := 0.0
+		if v == V2 {
+			limit = 300 + 2*300 + 30 // 300 counters, 300 histograms, the parts' requests
+		}
+		if allocs > limit {
+			t.Errorf("version %v: %v allocations per push in steady state, want at most %v", v, allocs, limit)
+		}
+	}
+}
+
+func BenchmarkEncode(b *testing.B) {
+	m := vitals.New(nil)
+	r := m.Registry()
+	for f := range 9 {
+		c := r.CounterVec(metric.Opts{Name: "a" + strconv.Itoa(f) + "_total", Help: "a.", Labels: []string{"k"}})
+		for i := range 1000 {
+			c.With(strconv.Itoa(i)).Add(uint64(i))
+		}
+	}
+	h := r.HistogramVec(metric.Opts{Name: "b_seconds", Unit: "seconds", Help: "b.", Labels: []string{"k"}})
+	for i := range 1000 {
+		for j := range 200 {
+			h.With(strconv.Itoa(i)).Observe(float64(1+(i*31+j*17)%997) / 10000)
+		}
+	}
+	for _, v := range []Version{V1, V2} {
+		b.Run("v"+strconv.Itoa(int(v)), func(b *testing.B) {
+			cat := newCatalog(newLabelSet("job", "inst", nil), nil, 1)
+			enc := newEncoder(v, DefaultMaxSamplesPerSend, cat)
+			fams := r.Families()
+			enc.encode(fams, 1)
+			b.ReportAllocs()
+			b.ResetTimer()
+			var n int
+			for i := 0; i < b.N; i++ {
+				n = len(enc.encode(fams, int64(i+2)))
+			}
+			b.ReportMetric(float64(n)/float64(enc.totSamples+enc.totHists), "B/sample")
+		})
+	}
+}
