@@ -41,18 +41,27 @@ func applyEnv(fs *flag.FlagSet, bindings []envBinding, lookup func(string) (stri
 	return given, nil
 }
 
-// warnPasswordFlags warns when --postgres or --redis, given on the command
-// line, carries a password: every local user can read argv (ps,
-// /proc/PID/cmdline), which is why the tokens are environment-only.
-func warnPasswordFlags(log *slog.Logger, given map[string]bool, postgres, redis string) {
-	if given["postgres"] && hasPassword(postgres) {
-		log.Warn("--postgres holds a password, which every local user can read in the process list; " +
-			"set VITALS_POSTGRES instead, or PGPASSWORD or ~/.pgpass, which pgx reads as libpq does")
+// warnPasswordFlags warns about every flag given on the command line
+// (given, as applyEnv returns it: flags set from the environment are not)
+// whose value carries a password (a --postgres, --redis or push URL with
+// user:password@, a password= key): every local user can read argv (ps,
+// /proc/PID/cmdline), which is why the tokens are environment-only. The
+// value itself is never logged.
+func warnPasswordFlags(log *slog.Logger, fs *flag.FlagSet, given map[string]bool) {
+	advice := map[string]string{
+		"postgres": "set VITALS_POSTGRES instead, or PGPASSWORD or ~/.pgpass, which pgx reads as libpq does",
+		"redis":    "set VITALS_REDIS_PASSWORD (or VITALS_REDIS) instead",
 	}
-	if given["redis"] && hasPassword(redis) {
-		log.Warn("--redis holds a password, which every local user can read in the process list; " +
-			"set VITALS_REDIS_PASSWORD (or VITALS_REDIS) instead")
-	}
+	fs.Visit(func(f *flag.Flag) {
+		if !given[f.Name] || !hasPassword(f.Value.String()) {
+			return
+		}
+		do, ok := advice[f.Name]
+		if !ok {
+			do = "pass credentials through the environment or a file instead"
+		}
+		log.Warn("--" + f.Name + " holds a password, which every local user can read in the process list; " + do)
+	})
 }
 
 // hasPassword reports whether a database URL or key/value connection

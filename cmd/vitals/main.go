@@ -175,7 +175,7 @@ func runDemo(args []string, stderr io.Writer) int {
 		return 2
 	}
 	c.Logger = log
-	warnPasswordFlags(log, given, c.Postgres, c.Redis)
+	warnPasswordFlags(log, fs, given)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {

@@ -129,16 +129,36 @@ func TestPasswordInFlagWarns(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
-	warnPasswordFlags(log, map[string]bool{"postgres": true, "redis": true}, "postgres://u:hunter2hunter2@h/db", "redis://:swordfish99@h:6379")
+	fs, _ := demoFlags(new(bytes.Buffer))
+	if err := fs.Parse([]string{"--postgres", "postgres://u:hunter2hunter2@h/db", "--redis", "redis://:swordfish99@h:6379",
+		"--alertmanager", "https://am:wordpass77@am.example"}); err != nil {
+		t.Fatal(err)
+	}
+	warnPasswordFlags(log, fs, map[string]bool{"postgres": true, "redis": true, "alertmanager": true})
 	out := buf.String()
-	if !strings.Contains(out, "--postgres holds a password") || !strings.Contains(out, "PGPASSWORD") || !strings.Contains(out, "--redis holds a password") {
-		t.Errorf("no warning: %s", out)
+	for _, want := range []string{"--postgres holds a password", "PGPASSWORD", "--redis holds a password", "--alertmanager holds a password"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no warning %q: %s", want, out)
+		}
 	}
-	if strings.Contains(out, "hunter2") || strings.Contains(out, "swordfish") {
-		t.Errorf("the warning shows the password: %s", out)
+	for _, pw := range []string{"hunter2", "swordfish", "wordpass"} {
+		if strings.Contains(out, pw) {
+			t.Errorf("the warning shows the password: %s", out)
+		}
 	}
+
+	// A password from the environment draws no warning.
 	buf.Reset()
-	warnPasswordFlags(log, map[string]bool{}, "postgres://u:pw@h/db", "")
+	t.Setenv("VITALS_POSTGRES", "postgres://u:pw@h/db")
+	fs, _ = demoFlags(new(bytes.Buffer))
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	given, err := applyEnv(fs, demoEnv, os.LookupEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	warnPasswordFlags(log, fs, given)
 	if buf.Len() != 0 {
 		t.Errorf("warned about a password from the environment: %s", buf.String())
 	}
