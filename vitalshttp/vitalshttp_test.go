@@ -58,3 +58,22 @@ func ExampleRoute() {
 	fmt.Println(s.Value)
 	// Output: 5
 }
+
+func ExampleHandler() {
+	m := vitals.New(nil)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /users/{id}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "user", r.PathValue("id"))
+	})
+	srv := httptest.NewServer(vitalshttp.Handler(m, mux)) // every route, named by its pattern
+	defer srv.Close()
+	for _, id := range []string{"1", "2", "3"} {
+		resp, err := http.Get(srv.URL + "/users/" + id)
+		if err == nil {
+			resp.Body.Close()
+		}
+	}
+	p, _ := m.Collect().Lookup("vitals_http_responses_total", "GET /users/{id}", "2xx")
+	fmt.Println(p.Value)
+	// Output: 3
+}
