@@ -35,7 +35,7 @@ func (c *Counter) Inc() { c.Add(1) }
 // Add adds n.
 func (c *Counter) Add(n uint64) {
 	pid := procPin()
-	if k := ownedStripe(c.owners.Load(), pid); k >= 0 {
+	if k := ownedStripe(c.owners.Load(), pid, counterStripes); k >= 0 {
 		// Single writer: only goroutines pinned to P pid write stripe k.
 		plainAdd(&c.cells.Load()[k].v, n)
 		procUnpin()
@@ -55,7 +55,7 @@ func (c *Counter) addSlow(n uint64) {
 	if canClaim(pid) {
 		for {
 			o := c.owners.Load()
-			if k := ownedStripe(o, pid); k >= 0 {
+			if k := ownedStripe(o, pid, counterStripes); k >= 0 {
 				plainAdd(&c.cells.Load()[k].v, n)
 				procUnpin()
 				return

@@ -146,7 +146,8 @@ func TestFullBucketsSpill(t *testing.T) {
 	var full []*chunk32
 	for k := range h.stripes {
 		if s := h.stripes[k].Load(); s != nil {
-			full = append(full, installChunk(&s.tab, ci))
+			s.install(ci)
+			full = append(full, s.chunk(ci))
 		}
 	}
 	full = append(full, installChunk(&h.sharedWords().tab, ci))

@@ -43,6 +43,12 @@ type histStripe struct {
 	_       [128 - 5*8 - 24]byte
 }
 
+// chunk returns the stripe's chunk ci, or nil.
+func (s *histStripe) chunk(ci int) *chunk32 { return s.tab.Load().get(ci) }
+
+// install allocates chunk ci of the stripe if missing.
+func (s *histStripe) install(ci int) { installChunk(&s.tab, ci) }
+
 // histShared takes the observations of Ps without a stripe, of stripe
 // buckets that are full, and of values above 2^64, with atomic
 // read-modify-write. Its buckets are 32-bit too, which halves what a
@@ -159,13 +165,13 @@ func (h *Histogram) Observe(v float64) {
 	}
 	idx := bucketIndex(v)
 	pid := procPin()
-	if k := ownedStripe(h.owners.Load(), pid); k >= 0 {
+	if k := ownedStripe(h.owners.Load(), pid, histStripes); k >= 0 {
 		// Single writer: this goroutine is pinned to P pid, and only
 		// goroutines running on P pid write stripe k.
 		s := h.stripes[k].Load()
 		if idx < 0 {
 			plainAdd(&s.zero, 1)
-		} else if c := s.tab.Load().get(idx >> chunkBits); c == nil || !plainInc32(&c[idx&(chunkSize-1)]) {
+		} else if c := s.chunk(idx >> chunkBits); c == nil || !plainInc32(&c[idx&(chunkSize-1)]) {
 			procUnpin()
 			h.observeSlow(v, idx)
 			return
@@ -220,7 +226,7 @@ func (h *Histogram) observeSlow(v float64, idx int) {
 	for try := 0; try < 4; try++ {
 		pid := procPin()
 		o := h.owners.Load()
-		if k := ownedStripe(o, pid); k >= 0 {
+		if k := ownedStripe(o, pid, histStripes); k >= 0 {
 			s := h.stripes[k].Load()
 			if idx < 0 {
 				plainAdd(&s.zero, 1)
@@ -229,7 +235,7 @@ func (h *Histogram) observeSlow(v float64, idx int) {
 				return
 			}
 			ci := idx >> chunkBits
-			if c := s.tab.Load().get(ci); c != nil {
+			if c := s.chunk(ci); c != nil {
 				if plainInc32(&c[idx&(chunkSize-1)]) {
 					h.finishStripe(s, v)
 					procUnpin()
@@ -240,7 +246,7 @@ func (h *Histogram) observeSlow(v float64, idx int) {
 				break
 			}
 			procUnpin()
-			installChunk(&s.tab, ci)
+			s.install(ci)
 			continue // back through the pinned path: we may be on another P by now
 		}
 		if !canClaim(pid) || freeStripe(o, histStripes) < 0 {
@@ -261,7 +267,7 @@ func (h *Histogram) claimStripe() {
 	defer procUnpin()
 	for canClaim(pid) {
 		o := h.owners.Load()
-		if ownedStripe(o, pid) >= 0 {
+		if ownedStripe(o, pid, histStripes) >= 0 {
 			return
 		}
 		k := freeStripe(o, histStripes)

@@ -1,7 +1,5 @@
 package metric
 
-import "math/bits"
-
 // Striping.
 //
 // A counter or histogram keeps its counts in a few stripes,
@@ -9,8 +7,7 @@ import "math/bits"
 // (procPin), so an update is a plain load and store with no LOCK prefix
 // and no cache line written by two cores. A P claims a free stripe on its
 // first update; the owners are packed into one word (one byte per stripe:
-// the P id plus one, 0 for free), which the hot path reads and searches
-// with a few ALU operations. Ps past the last stripe, P ids of 255 and
+// the P id plus one, 0 for free), which the hot path reads and compares. Ps past the last stripe, P ids of 255 and
 // above, and builds without procPin update one shared set of words with
 // atomic read-modify-write instead: correct on any number of cores, and
 // contended only where more cores than stripes hit one instrument at
@@ -37,24 +34,29 @@ const (
 	histStripes    = 2
 )
 
-const (
-	ownerOnes  = 0x0101010101010101
-	ownerHighs = 0x8080808080808080
-)
-
-// ownedStripe returns the stripe owned by P pid in the packed owner word,
-// or -1. It finds the byte equal to pid+1 with the zero-byte trick: the
-// lowest flagged byte is exact (borrows only flag bytes above a match).
-func ownedStripe(owners uint64, pid int) int {
-	if !pinned || uint(pid) >= 255 {
+// ownedStripe returns which of the n stripes in the packed owner word
+// belongs to P pid, or -1. Compares written out, not a branch-free byte
+// search: the predicted branch lets the CPU load the stripe before the
+// compare resolves. A branch-free search (multiply, subtract, count
+// trailing zeros) measured 2-3 ns more per observation, in thread CPU time.
+func ownedStripe(owners uint64, pid, n int) int {
+	if !pinned {
 		return -1
 	}
-	x := owners ^ (uint64(pid+1) * ownerOnes)
-	t := (x - ownerOnes) &^ x & ownerHighs // bytes past the stripes are 0 and never match
-	if t == 0 {
-		return -1
+	// A pid of 255 or more never matches: its key does not fit a byte.
+	key := uint64(pid + 1)
+	switch {
+	case owners&0xff == key:
+		return 0
+	case owners>>8&0xff == key:
+		return 1
 	}
-	return bits.TrailingZeros64(t) >> 3
+	for k := 2; k < n; k++ {
+		if owners>>(8*k)&0xff == key {
+			return k
+		}
+	}
+	return -1
 }
 
 // freeStripe returns the first free one of n stripes in owners, or -1.
