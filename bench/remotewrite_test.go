@@ -28,7 +28,9 @@ import (
 // sent to an in-process receiver that reads and discards the body.
 //
 //	vitals-v2, vitals-v1: Writer.Push (read the registry, encode, queue on
-//	  disk) and the sender delivering it (read back, HTTP), as the demo runs.
+//	  disk) and the sender delivering it (read back, HTTP), as the demo runs;
+//	  vitals-v2-one-request with MaxSamplesPerSend 20,000 (one request,
+//	  one symbol table, no parallel shards).
 //	exp-v2: the Prometheus project's client (client_golang/exp
 //	  api/remote) sending the same series, read from the same registry into
 //	  its writev2 messages.
@@ -104,14 +106,24 @@ func newDiscardReceiver() *discardReceiver {
 
 func BenchmarkRemoteWritePush(b *testing.B) {
 	const samples = rwFamilies*rwSeriesPerF + rwHistograms
-	for _, v := range []remotewrite.Version{remotewrite.V2, remotewrite.V1} {
-		b.Run("vitals-v"+strconv.Itoa(int(v)), func(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		v       remotewrite.Version
+		perSend int
+	}{
+		{"vitals-v2", remotewrite.V2, 0},
+		{"vitals-v2-one-request", remotewrite.V2, 20000},
+		{"vitals-v1", remotewrite.V1, 0},
+	} {
+		v := c.v
+		b.Run(c.name, func(b *testing.B) {
 			m, change := newRWRegistry()
 			rc := newDiscardReceiver()
 			defer rc.srv.Close()
 			w, err := remotewrite.New(m, &remotewrite.Options{
-				Endpoints: []remotewrite.Endpoint{{URL: rc.srv.URL + "/api/v1/write", Version: v}},
+				Endpoints: []remotewrite.Endpoint{{URL: rc.srv.URL + "/api/v1/write", Version: v, MaxSamplesPerSend: c.perSend}},
 				Interval:  time.Hour, Dir: b.TempDir(), FlushTimeout: -1,
+				Job: "bench", Instance: "host-1:9911", // the reference gets the same two labels
 				Logger: slog.New(slog.DiscardHandler),
 			})
 			if err != nil {
@@ -173,6 +185,9 @@ func BenchmarkRemoteWritePush(b *testing.B) {
 	})
 }
 
+// expStart is the reference's created timestamp: the benchmark's start.
+var expStart = time.Now().UnixMilli()
+
 func classicSeries(m *vitals.Monitor) int {
 	var hv metric.HistogramValue
 	m.Registry().Family("bench_rw_latency_seconds").Series()[0].Histogram.Read(&hv)
@@ -180,8 +195,9 @@ func classicSeries(m *vitals.Monitor) int {
 }
 
 // expRequest builds the exp client's 2.0 request for every series of r,
-// as a user of that client would: symbols, label refs, metadata, samples
-// and native histograms with spans and deltas.
+// as a user of that client would, with what vitals sends: symbols, label
+// refs, metadata, samples, native histograms with spans and deltas, and a
+// created (start) timestamp on counters and histograms.
 func expRequest(r *metric.Registry, ts int64) *writev2.Request {
 	st := writev2.NewSymbolTable()
 	req := &writev2.Request{}
@@ -189,8 +205,8 @@ func expRequest(r *metric.Registry, ts int64) *writev2.Request {
 	for _, f := range r.Families() {
 		for _, s := range f.Series() {
 			t := &writev2.TimeSeries{Metadata: &writev2.Metadata{HelpRef: st.Symbolize(f.Help), UnitRef: st.Symbolize(f.Unit)}}
-			names := append([]string{"__name__"}, f.Labels...)
-			values := append([]string{f.Name}, s.Values...)
+			names := append([]string{"__name__", "job", "instance"}, f.Labels...)
+			values := append([]string{f.Name, "bench", "host-1:9911"}, s.Values...)
 			idx := make([]int, len(names))
 			for i := range idx {
 				idx[i] = i
@@ -220,8 +236,10 @@ func expRequest(r *metric.Registry, ts int64) *writev2.Request {
 					prev, prevC = bk.Key, int64(bk.Count)
 				}
 				t.Histograms = []*writev2.Histogram{h}
+				t.CreatedTimestamp = expStart
 			case metric.KindCounter:
 				t.Metadata.Type = writev2.Metadata_METRIC_TYPE_COUNTER
+				t.CreatedTimestamp = expStart
 				t.Samples = []*writev2.Sample{{Value: s.Value(), Timestamp: ts}}
 			default:
 				t.Metadata.Type = writev2.Metadata_METRIC_TYPE_GAUGE
