@@ -322,7 +322,9 @@ func TestRealPrometheusOutageAndServiceKill(t *testing.T) {
 		if vals[i] < vals[i-1] {
 			resets++
 		}
-		if gap > 2.5 && !(resets == 1 && gap <= allowed && vals[i] < vals[i-1]) {
+		// Pushes are 1 s apart; a loaded machine can delay one by a few
+		// seconds, an outage lost would leave 15 s or 60 s.
+		if gap > 8 && !(resets == 1 && gap <= allowed && vals[i] < vals[i-1]) {
 			t.Errorf("gap of %.1f s in the pushed samples at %v (value %v -> %v)", gap, time.Unix(int64(ts[i-1]), 0).UTC(), vals[i-1], vals[i])
 		}
 	}
