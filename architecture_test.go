@@ -31,7 +31,8 @@ var packageMap = map[string]layer{
 	"cache":             {vitals: []string{".", "metric", "window", "score"}},
 	"dbpool":            {vitals: []string{".", "metric", "window", "score"}},
 	"breaker":           {vitals: []string{".", "metric", "window", "score"}},
-	"health":            {vitals: []string{".", "metric", "score", "internal/httpx"}},
+	"health":            {vitals: []string{".", "metric", "score", "internal/httpx", "health/perfscore"}},
+	"health/perfscore":  {vitals: []string{".", "score"}},
 	"internal/httpx":    {},
 	"internal/testutil": {},
 	// A test aid: a TCP proxy that tests cut, for outages of real servers.

@@ -7,9 +7,9 @@
 // kind (dial, auth, broken), and query latency and errors per operation.
 // From those it derives the average number of callers queued (Little's
 // law: total wait over time) and an explainable 0-100 score whose factors
-// (utilisation, queue_depth, wait_p99, error_rate) show their observed
-// value, target, limit and weight in Stats, in the JSON endpoint and as
-// metrics.
+// (utilization, queue_depth, wait_p99, error_rate) show their observed
+// value, target, limit and weight in Stats and in the JSON endpoint, and
+// their scores as metrics.
 //
 // The adapters dbpool/sqlmon (database/sql) and dbpool/pgxpoolmon
 // (pgxpool) do the wrapping; any other pool reports through the generic
@@ -38,7 +38,7 @@
 // Metrics (pool and operation are label values chosen by the program;
 // result ok|timeout|canceled|error; kind dial|auth|broken; state
 // in_use|idle; reason max_idle|max_idle_time|max_lifetime; factor
-// utilisation|queue_depth|wait_p99|error_rate):
+// utilization|queue_depth|wait_p99|error_rate):
 //
 //	vitals_db_pool_waiters{pool}                              gauge
 //	vitals_db_pool_wait_duration_seconds{pool}                histogram
@@ -58,7 +58,7 @@
 //	vitals_db_pool_max_lifetime_seconds{pool}                 gauge    (configuration)
 //	vitals_db_pool_max_idle_time_seconds{pool}                gauge    (configuration)
 //	vitals_db_pool_score{pool}                                gauge
-//	vitals_db_pool_score_factor{pool,factor}                  gauge, and _observed, _target, _limit, _weight
+//	vitals_db_pool_score_factor{pool,factor}                  gauge
 //
 // Series a library does not report are left out, never shown as zero.
 // Recording an acquire or a query never allocates; library figures are

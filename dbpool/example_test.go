@@ -44,7 +44,7 @@ func Example() {
 	// Output:
 	// acquired: 3 canceled: 1 queries: 3
 	// score: 100 pass
-	//   utilisation target 0.75 limit 1 weight 1
+	//   utilization target 0.75 limit 1 weight 1
 	//   queue_depth target 0.1 limit 10 weight 2
 	//   wait_p99 target 0.01 limit 0.25 weight 2
 	//   error_rate target 0.001 limit 0.05 weight 2

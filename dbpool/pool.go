@@ -128,9 +128,9 @@ type Options struct {
 	// 100 at or below the target, 0 at or above the limit. Defaults 0 mean
 	// 10 ms and 250 ms.
 	WaitTarget, WaitLimit time.Duration
-	// UtilisationTarget and UtilisationLimit rate connections in use over
+	// UtilizationTarget and UtilizationLimit rate connections in use over
 	// the maximum, averaged over the window. Defaults 0 mean 0.75 and 1.
-	UtilisationTarget, UtilisationLimit float64
+	UtilizationTarget, UtilizationLimit float64
 	// QueueTarget and QueueLimit rate the average number of callers
 	// waiting for a connection over the window (Little's law: total wait
 	// time over window length). Defaults 0 mean 0.1, and the pool's
@@ -170,8 +170,8 @@ func (o *Options) withDefaults() Options {
 			*p = v
 		}
 	}
-	def(&d.UtilisationTarget, 0.75)
-	def(&d.UtilisationLimit, 1)
+	def(&d.UtilizationTarget, 0.75)
+	def(&d.UtilizationLimit, 1)
 	def(&d.QueueTarget, 0.1)
 	def(&d.ErrorRateTarget, 0.001)
 	def(&d.ErrorRateLimit, 0.05)
@@ -209,7 +209,7 @@ type Pool struct {
 	lastCfg  Config
 	sampled  bool
 	scoreG   *metric.FloatGauge
-	factorG  [numFactors][numFactorFields]*metric.FloatGauge
+	factorG  [numFactors]*metric.FloatGauge
 	mu       sync.Mutex // guards the windows and the stats
 	win      *windows
 	st       Stats
@@ -239,9 +239,7 @@ func New(m *vitals.Monitor, name string, opts *Options) *Pool {
 	}
 	p.scoreG = f.score.With(name)
 	for i := range numFactors {
-		for j := range numFactorFields {
-			p.factorG[i][j] = f.factor[j].With(name, factorNames[i])
-		}
+		p.factorG[i] = f.factor.With(name, factorNames[i])
 	}
 	if p.src != nil {
 		p.bindSource()
@@ -501,8 +499,7 @@ type families struct {
 	minOpen, maxLifetime, maxIdleTime     *metric.FuncVec
 	driverWaits, driverWaitSec, opened    *metric.FuncVec
 	closed                                *metric.FuncVec
-	score                                 *metric.Vec[*metric.FloatGauge]
-	factor                                [numFactorFields]*metric.Vec[*metric.FloatGauge]
+	score, factor                         *metric.Vec[*metric.FloatGauge]
 }
 
 func newFamilies(r *metric.Registry) *families {
@@ -545,17 +542,7 @@ func newFamilies(r *metric.Registry) *families {
 			Help: "Connections the pool closed for its own limits: max_idle, max_idle_time, max_lifetime."}),
 		score: r.FloatGaugeVec(metric.Opts{Name: "vitals_db_pool_score", Labels: pl,
 			Help: "Health score of the pool, 0-100, over the rolling window (see vitals_db_pool_score_factor)."}),
-		factor: [numFactorFields]*metric.Vec[*metric.FloatGauge]{
-			r.FloatGaugeVec(metric.Opts{Name: "vitals_db_pool_score_factor", Labels: pf,
-				Help: "Score, 0-100, of each factor of the pool's health score: utilisation, queue_depth, wait_p99, error_rate."}),
-			r.FloatGaugeVec(metric.Opts{Name: "vitals_db_pool_score_factor_observed", Labels: pf,
-				Help: "Observed value of each pool score factor over the window (ratio, callers, or seconds)."}),
-			r.FloatGaugeVec(metric.Opts{Name: "vitals_db_pool_score_factor_target", Labels: pf,
-				Help: "Value at or better than which a pool score factor scores 100."}),
-			r.FloatGaugeVec(metric.Opts{Name: "vitals_db_pool_score_factor_limit", Labels: pf,
-				Help: "Value at or past which a pool score factor scores 0."}),
-			r.FloatGaugeVec(metric.Opts{Name: "vitals_db_pool_score_factor_weight", Labels: pf,
-				Help: "Weight of each pool score factor in the pool score."}),
-		},
+		factor: r.FloatGaugeVec(metric.Opts{Name: "vitals_db_pool_score_factor", Labels: pf,
+			Help: "Score, 0-100, of each factor of the pool's health score: utilization, queue_depth, wait_p99, error_rate."}),
 	}
 }

@@ -86,9 +86,9 @@ type Stats struct {
 	// law: total wait time over the window's length.
 	AvgQueued   float64
 	PeakWaiters float64 // most callers seen waiting at a tick
-	// Utilisation is connections in use over the maximum, averaged over
+	// Utilization is connections in use over the maximum, averaged over
 	// the ticks of the window; NaN when the maximum is unknown.
-	Utilisation float64
+	Utilization float64
 	// ConnectionErrors by kind over the window (index Dial, Auth, Broken).
 	ConnectionErrors [numKinds]float64
 	// Lifetime connection errors by kind.
@@ -196,7 +196,7 @@ func (p *Pool) computeLocked(now time.Time, smp Sample, cfg Config, ops []*Op) S
 		st.AvgQueued = math.NaN()
 	}
 	st.PeakWaiters = w.waiters.Stats(now).Max
-	st.Utilisation = w.util.Stats(now).Avg
+	st.Utilization = w.util.Stats(now).Avg
 	for k := range numKinds {
 		st.ConnectionErrors[k] = w.connErrs[k].Ring.Stats(now).Count
 		st.ConnectionErrorsTotal[k] = p.connErrs[k].Value()
@@ -222,23 +222,20 @@ func (p *Pool) computeLocked(now time.Time, smp Sample, cfg Config, ops []*Op) S
 }
 
 const (
-	factorUtilisation = iota
+	factorUtilization = iota
 	factorQueue
 	factorWait
 	factorErrors
 	numFactors
 )
 
-var factorNames = [numFactors]string{"utilisation", "queue_depth", "wait_p99", "error_rate"}
-
-// The per-factor metric families: score, observed, target, limit, weight.
-const numFactorFields = 5
+var factorNames = [numFactors]string{"utilization", "queue_depth", "wait_p99", "error_rate"}
 
 func pct(v float64) string { return strconv.FormatFloat(v*100, 'f', 1, 64) + "%" }
 
 func fmtNum(v float64) string { return strconv.FormatFloat(v, 'g', 3, 64) }
 
-// scoreOf rates the window's figures. Utilisation weighs least (1): a busy
+// scoreOf rates the window's figures. Utilization weighs least (1): a busy
 // pool is not yet a problem. Queueing, slow acquires and errors are what
 // callers feel (2 each).
 func (p *Pool) scoreOf(st *Stats) score.Score {
@@ -254,7 +251,7 @@ func (p *Pool) scoreOf(st *Stats) score.Score {
 		qLimit = max(qLimit, o.QueueTarget*2)
 	}
 	f := [numFactors]score.Factor{
-		{Name: factorNames[factorUtilisation], Observed: st.Utilisation, Unit: "ratio", Target: o.UtilisationTarget, Limit: o.UtilisationLimit, Weight: 1},
+		{Name: factorNames[factorUtilization], Observed: st.Utilization, Unit: "ratio", Target: o.UtilizationTarget, Limit: o.UtilizationLimit, Weight: 1},
 		{Name: factorNames[factorQueue], Observed: st.AvgQueued, Unit: "callers", Target: o.QueueTarget, Limit: qLimit, Weight: 2},
 		{Name: factorNames[factorWait], Observed: st.Wait.P99, Unit: "seconds", Target: o.WaitTarget.Seconds(), Limit: o.WaitLimit.Seconds(), Weight: 2},
 		{Name: factorNames[factorErrors], Observed: st.ErrorRate, Unit: "ratio", Target: o.ErrorRateTarget, Limit: o.ErrorRateLimit, Weight: 2},
@@ -264,8 +261,8 @@ func (p *Pool) scoreOf(st *Stats) score.Score {
 			continue
 		}
 		switch i {
-		case factorUtilisation:
-			f[i].Advice = "Pool " + p.name + " has " + pct(st.Utilisation) + " of its connections in use on average: raise the maximum if the database has room, or find the queries that hold connections long."
+		case factorUtilization:
+			f[i].Advice = "Pool " + p.name + " has " + pct(st.Utilization) + " of its connections in use on average: raise the maximum if the database has room, or find the queries that hold connections long."
 		case factorQueue:
 			f[i].Advice = "On average " + fmtNum(st.AvgQueued) + " callers wait for a connection of pool " + p.name +
 				": the pool is too small for the load, or queries hold connections too long."
@@ -280,18 +277,13 @@ func (p *Pool) scoreOf(st *Stats) score.Score {
 	return score.New("db:"+p.name, f[:])
 }
 
+// publishLocked sets the score gauges. Each factor is one series of
+// vitals_db_pool_score_factor, as with the cache and breaker monitors; its
+// observed value, target, limit and weight are in Stats and the JSON
+// endpoint, and its inputs are the pool's own counters and histograms.
 func (p *Pool) publishLocked() {
 	p.scoreG.Set(p.st.Score.Value)
 	for i, f := range p.st.Score.Factors {
-		g := &p.factorG[i]
-		obs := f.Observed
-		if f.NoData {
-			obs = math.NaN()
-		}
-		g[0].Set(f.Score)
-		g[1].Set(obs)
-		g[2].Set(f.Target)
-		g[3].Set(f.Limit)
-		g[4].Set(f.Weight)
+		p.factorG[i].Set(f.Score)
 	}
 }

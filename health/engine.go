@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bizra/vitals"
+	"github.com/bizra/vitals/health/perfscore"
 	"github.com/bizra/vitals/metric"
 	"github.com/bizra/vitals/score"
 )
@@ -44,10 +45,10 @@ type Options struct {
 	// component missing here weighs 1.
 	Weights map[string]float64
 	// SLO configures the built-in "slo" component score. nil: defaults.
-	SLO *SLOOptions
+	SLO *perfscore.SLOOptions
 	// Runtime configures the built-in "runtime" component score. nil:
 	// defaults.
-	Runtime *RuntimeOptions
+	Runtime *perfscore.RuntimeOptions
 	// Version, ServiceID and Description fill the health+json top-level
 	// fields of the same names. Optional.
 	Version     string
@@ -177,8 +178,8 @@ func New(m *vitals.Monitor, opts *Options) *Engine {
 	must(e.AddCheck(Check{Name: "shutdown", Kind: Readiness, ComponentType: "system", Gate: &e.shutdownGate}))
 	must(e.AddCheck(Check{Name: "collector", Kind: Liveness, ComponentType: "system",
 		Func: CollectorCheck(m, e.clock, o.CollectorTolerance)}))
-	must(e.AddScorer("slo", NewSLOScorer(m, o.SLO)))
-	must(e.AddScorer("runtime", NewRuntimeScorer(e.clock, o.Runtime)))
+	must(e.AddScorer("slo", perfscore.NewSLOScorer(m, o.SLO)))
+	must(e.AddScorer("runtime", perfscore.NewRuntimeScorer(e.clock, o.Runtime)))
 	return e
 }
 

@@ -12,7 +12,7 @@ import (
 
 // Scorer is a component that explains its own health as a 0-100 score:
 // the database pool, cache and circuit-breaker monitors implement it, and
-// so do the built-in SLO and runtime scorers. Score must be safe for
+// so do the built-in SLO and runtime scorers of package perfscore. Score must be safe for
 // concurrent use and must not block: it reads state the component already
 // keeps.
 type Scorer interface {

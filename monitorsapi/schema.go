@@ -91,7 +91,7 @@ type poolWindowJSON struct {
 	WaitSeconds      latencyJSON  `json:"wait_seconds"`
 	AvgQueued        *float64     `json:"avg_queued"`
 	PeakWaiters      *float64     `json:"peak_waiters"`
-	Utilisation      *float64     `json:"utilisation"`
+	Utilization      *float64     `json:"utilization"`
 	ConnectionErrors kindsJSON    `json:"connection_errors"`
 	Queries          float64      `json:"queries"`
 	QueryErrors      float64      `json:"query_errors"`
@@ -137,7 +137,7 @@ func poolOf(st dbpool.Stats) poolJSON {
 			Acquires:    acquiresJSON{OK: st.AcquiresOK, Timeout: st.AcquireTimeouts, Canceled: st.AcquiresCanceled, Error: st.AcquireErrors},
 			AcquireRate: httpx.Finite(st.AcquireRate),
 			WaitSeconds: latency(st.Wait.Count, st.Wait.P50, st.Wait.P95, st.Wait.P99, st.Wait.Max, st.Wait.Mean),
-			AvgQueued:   httpx.Finite(st.AvgQueued), PeakWaiters: httpx.Finite(st.PeakWaiters), Utilisation: httpx.Finite(st.Utilisation),
+			AvgQueued:   httpx.Finite(st.AvgQueued), PeakWaiters: httpx.Finite(st.PeakWaiters), Utilization: httpx.Finite(st.Utilization),
 			ConnectionErrors: kindsJSON{Dial: st.ConnectionErrors[dbpool.Dial], Auth: st.ConnectionErrors[dbpool.Auth],
 				Broken: st.ConnectionErrors[dbpool.Broken]},
 			Queries: st.Queries, QueryErrors: st.QueryErrors, QueryRate: httpx.Finite(st.QueryRate), ErrorRate: httpx.Finite(st.ErrorRate)},

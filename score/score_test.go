@@ -30,7 +30,7 @@ func TestLinear(t *testing.T) {
 
 func TestNewExplains(t *testing.T) {
 	s := New("db", []Factor{
-		{Name: "utilisation", Observed: 0.5, Unit: "ratio", Target: 0.7, Limit: 1, Weight: 1, Advice: "raise MaxOpenConns"},
+		{Name: "utilization", Observed: 0.5, Unit: "ratio", Target: 0.7, Limit: 1, Weight: 1, Advice: "raise MaxOpenConns"},
 		{Name: "wait_p99", Observed: 0.275, Unit: "seconds", Target: 0.05, Limit: 0.5, Weight: 1, Advice: "pool wait p99 is high"},
 		{Name: "errors", Observed: math.NaN(), Weight: 1, Advice: "never shown"},
 	})

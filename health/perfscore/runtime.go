@@ -1,4 +1,4 @@
-package health
+package perfscore
 
 import (
 	"math"
@@ -305,4 +305,9 @@ func histQuantile(counts []uint64, bounds []float64, total uint64, q float64, mi
 		}
 	}
 	return math.NaN()
+}
+
+// percent renders a ratio for advice text: 0.0523 is "5.2%".
+func percent(x float64) string {
+	return strconv.FormatFloat(math.Round(x*1000)/10, 'f', -1, 64) + "%"
 }
