@@ -8,14 +8,17 @@
 //     Only in-process checks (the collector loop ticks on time); a
 //     database outage must never restart every pod.
 //   - readiness (/health/ready, /readyz): should this instance get
-//     traffic? Startup finished, the pool not saturated, no critical
-//     breaker open, your own checks. Hysteresis keeps it from flapping;
+//     traffic? Startup finished, the database reachable and its pool not
+//     saturated (PoolCheck, one line for a *dbpool.Pool), no critical
+//     breaker open (BreakerCheck with breaker.Breaker.IsOpen), your own
+//     checks. Hysteresis keeps it from flapping;
 //     warn (degraded) is a first-class, still-serving state; WarnOnly
 //     checks report a dependency without taking the instance out.
 //   - performance (/health/performance): how healthy is it, 0 to 100, per
-//     component (latency and error SLO per operation, Go runtime, and any
-//     Scorer such as the pool, cache and breaker monitors), with the
-//     factors behind each score and what to do about them.
+//     component (latency and error SLO per operation and the Go runtime,
+//     from package health/perfscore, and any Scorer such as the pool,
+//     cache and breaker monitors), with the factors behind each score and
+//     what to do about them, worst first.
 //
 // Checks run on the engine's goroutines with timeouts; probes read their
 // last results, so a slow dependency never makes a probe slow. A check

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -37,5 +38,31 @@ func TestScorerPanicsAndBadValues(t *testing.T) {
 	f.clk.Advance(21 * time.Second)
 	if again := f.e.Performance(); !again.Time.After(r.Time) {
 		t.Fatal("Performance kept a stale report")
+	}
+}
+
+// TestPerformanceOutputIsTheWorst is an open breaker next to a checkout
+// error ratio a little over budget, added in that order after the SLO:
+// the overall output and the first recommendation name the breaker.
+func TestPerformanceOutputIsTheWorst(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	must(f.e.AddScorer("checkout", ScorerFunc(func() score.Score {
+		return score.New("", []score.Factor{{Name: "errors", Unit: "ratio", Observed: 0.024, Target: 0.01, Limit: 0.05, Weight: 1,
+			Advice: "checkout failed 2.4% of calls"}})
+	})))
+	must(f.e.AddScorer("breaker:payments", ScorerFunc(func() score.Score {
+		return score.New("", []score.Factor{{Name: "state", Observed: 1, Target: 0, Limit: 1, Weight: 3,
+			Advice: "the payments circuit is open"}})
+	})))
+	rep := f.e.RefreshScores()
+	if len(rep.Overall.Recommendations) < 2 || rep.Overall.Recommendations[0] != "the payments circuit is open" ||
+		rep.Overall.Recommendations[1] != "checkout failed 2.4% of calls" {
+		t.Fatalf("recommendations %q", rep.Overall.Recommendations)
+	}
+	w := serve(f.e.Handler(), "GET", "/health/performance", nil)
+	var doc struct{ Output string }
+	if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil || doc.Output != "the payments circuit is open" {
+		t.Fatalf("output %q (%v): %s", doc.Output, err, w.Body)
 	}
 }
