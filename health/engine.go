@@ -435,10 +435,13 @@ func (e *Engine) run(ctx context.Context, c *check) {
 	go func() {
 		defer e.wg.Done()
 		o := e.call(cctx, c)
-		done <- o
+		// Not in flight before the result is handed over: RunChecks
+		// returns once it is recorded, and the next run must not find
+		// this one still marked busy and skip itself.
 		e.mu.Lock()
 		c.inflight = false
 		e.mu.Unlock()
+		done <- o
 	}()
 	var o outcome
 	select {
