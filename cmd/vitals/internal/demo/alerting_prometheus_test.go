@@ -36,8 +36,9 @@ import (
 // values that each side samples at a different moment and that a minute's
 // mean does not steady (operations in flight: 0, 1 or 2 at any instant;
 // the p99 of the collector's tick on a loaded machine: the largest of
-// sixty observations, which a 5-s phase shift moves by 40%).
-var presenceOnly = map[string]bool{"Operations in flight": true, "Collector tick p99": true}
+// sixty observations, which a 5-s phase shift moves by 40%; a breaker's
+// state, 0, 1 or 2, sampled twelve times a minute around 10-s outages).
+var presenceOnly = map[string]bool{"Operations in flight": true, "Collector tick p99": true, "Breaker state": true}
 
 const (
 	minOverlap = 0.8
