@@ -1,6 +1,7 @@
 package queryapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bizra/vitals/metric"
 )
 
 // TestMount: the API's routes on a service's mux, JSON answers for wrong
@@ -119,10 +122,21 @@ func TestDaysAndWeeks(t *testing.T) {
 
 // TestAdmission: past MaxInFlight, query_range requests wait in the
 // queue; past QueueTimeout, or with the queue full, they get 503 with
-// Retry-After; cheap endpoints are not queued.
+// Retry-After; cheap endpoints are not queued. Every refusal is counted
+// in vitals_history_query_rejected_total by reason.
 func TestAdmission(t *testing.T) {
 	f := newFixture(t)
-	api := New(f.agg, f.st, &Options{Clock: f.clk, MaxInFlight: 1, MaxQueue: 1, QueueTimeout: 50 * time.Millisecond, Logger: f.log})
+	reg := metric.NewRegistry()
+	api := New(f.agg, f.st, &Options{Clock: f.clk, MaxInFlight: 1, MaxQueue: 1, QueueTimeout: 50 * time.Millisecond, Logger: f.log, Registry: reg})
+	rejected := func(want map[string]uint64) {
+		t.Helper()
+		v := reg.CounterVec(rejectedOpts)
+		for _, reason := range []string{RejectQueueFull, RejectQueueTimeout, RejectClientGone, RejectQueryTimeout} {
+			if got := v.With(reason).Value(); got != want[reason] {
+				t.Errorf("%s{reason=%q} = %d, want %d", QueryRejectedName, reason, got, want[reason])
+			}
+		}
+	}
 	target := "/api/v1/query_range?series=http_requests_total&stat=rate"
 	get := func() *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
@@ -132,15 +146,23 @@ func TestAdmission(t *testing.T) {
 	if rec := get(); rec.Code != 200 {
 		t.Fatalf("idle: %d %s", rec.Code, rec.Body)
 	}
+	rejected(nil)             // every reason exported at 0 from the start
 	api.h.slots <- struct{}{} // a query in flight
 	if rec := get(); rec.Code != 503 || rec.Header().Get("Retry-After") != "1" || !strings.Contains(rec.Body.String(), "too many queries") {
 		t.Fatalf("after the queue timeout: %d %v %s", rec.Code, rec.Header(), rec.Body)
 	}
+	rejected(map[string]uint64{RejectQueueTimeout: 1})
+	// A client that leaves while queued.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	api.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", target, nil).WithContext(ctx))
+	rejected(map[string]uint64{RejectQueueTimeout: 1, RejectClientGone: 1})
 	api.h.queue <- struct{}{} // the queue full
 	start := time.Now()
 	if rec := get(); rec.Code != 503 || time.Since(start) > 40*time.Millisecond {
 		t.Fatalf("with the queue full: %d after %v", rec.Code, time.Since(start))
 	}
+	rejected(map[string]uint64{RejectQueueTimeout: 1, RejectClientGone: 1, RejectQueueFull: 1})
 	rec := httptest.NewRecorder()
 	api.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/series", nil))
 	if rec.Code != 200 {
@@ -151,7 +173,7 @@ func TestAdmission(t *testing.T) {
 	var wg sync.WaitGroup
 	var code int
 	wg.Add(1)
-	api2 := New(f.agg, f.st, &Options{Clock: f.clk, MaxInFlight: 1, QueueTimeout: 10 * time.Second, Logger: f.log})
+	api2 := New(f.agg, f.st, &Options{Clock: f.clk, MaxInFlight: 1, QueueTimeout: 10 * time.Second, Logger: f.log, Registry: reg})
 	api2.h.slots <- struct{}{}
 	go func() {
 		defer wg.Done()
@@ -168,4 +190,13 @@ func TestAdmission(t *testing.T) {
 		t.Fatalf("queued request: %d", code)
 	}
 	<-api.h.slots
+	// A query that runs past Timeout: 503, counted apart from admission
+	// (a statistic not asked before, so it is computed, not cached).
+	api3 := New(f.agg, f.st, &Options{Clock: f.clk, Timeout: time.Nanosecond, Logger: f.log, Registry: reg})
+	rec = httptest.NewRecorder()
+	api3.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/query_range?series=queue_depth&stat=max", nil))
+	if rec.Code != 503 || !strings.Contains(rec.Body.String(), "did not finish") {
+		t.Fatalf("query past its timeout: %d %s", rec.Code, rec.Body)
+	}
+	rejected(map[string]uint64{RejectQueueTimeout: 1, RejectClientGone: 1, RejectQueueFull: 1, RejectQueryTimeout: 1})
 }

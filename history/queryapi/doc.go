@@ -12,7 +12,8 @@
 // parameters without a value get 400 with {"error": "..."} saying what is
 // wrong; no input yields a 500 or a panic (FuzzHandler). query_range runs
 // Options.MaxInFlight queries at once with a queue; past it, 503 with
-// Retry-After. docs/HISTORY.md has the full reference with curl examples.
+// Retry-After, counted in vitals_history_query_rejected_total{reason}
+// (Options.Registry). docs/HISTORY.md has the full reference with curl examples.
 //
 // A complete program:
 //

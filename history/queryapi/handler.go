@@ -54,6 +54,49 @@ type Options struct {
 	// Logger receives unexpected errors (a failing disk), never user
 	// input. nil: slog.Default().
 	Logger *slog.Logger
+	// Registry receives the API's self-metric
+	// vitals_history_query_rejected_total{reason}: query_range requests
+	// answered 503 (or abandoned) instead of computed, by reason
+	// ("queue_full", "queue_timeout", "client_gone", "query_timeout").
+	// Every reason's series exists from the start at 0. Several APIs on
+	// one registry share the family. nil: counted but not exported.
+	Registry *metric.Registry
+}
+
+// QueryRejectedName is the self-metric family counting query_range
+// requests turned away: an operator alerts on its rate to see that the
+// admission limits (MaxInFlight, MaxQueue, QueueTimeout) or the query
+// Timeout are refusing work.
+const QueryRejectedName = "vitals_history_query_rejected_total"
+
+// Reasons of QueryRejectedName.
+const (
+	// RejectQueueFull: MaxQueue requests were already waiting; 503 at once.
+	RejectQueueFull = "queue_full"
+	// RejectQueueTimeout: the request waited QueueTimeout without a slot; 503.
+	RejectQueueTimeout = "queue_timeout"
+	// RejectClientGone: the client went away while its request waited.
+	RejectClientGone = "client_gone"
+	// RejectQueryTimeout: the query ran past Timeout; 503.
+	RejectQueryTimeout = "query_timeout"
+)
+
+var rejectedOpts = metric.Opts{Name: QueryRejectedName,
+	Help:   "History queries (query_range) answered 503 or abandoned instead of computed, by reason: queue_full, queue_timeout, client_gone, query_timeout.",
+	Labels: []string{"reason"}}
+
+// rejected holds the handles of QueryRejectedName, one per reason.
+type rejected struct {
+	queueFull, queueTimeout, clientGone, queryTimeout *metric.Counter
+}
+
+func newRejected(reg *metric.Registry) rejected {
+	if reg == nil {
+		reg = metric.NewRegistry() // private: counted, not exported
+	}
+	v := reg.CounterVec(rejectedOpts)
+	return rejected{queueFull: v.With(RejectQueueFull), queueTimeout: v.With(RejectQueueTimeout),
+		clientGone: v.With(RejectClientGone), queryTimeout: v.With(RejectQueryTimeout)}
 }
 
 type systemClock struct{}
@@ -120,7 +163,7 @@ func New(agg *aggregate.Aggregator, st *history.Store, opts *Options) *API {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	h := &handler{agg: agg, st: st, o: o,
+	h := &handler{agg: agg, st: st, o: o, rejected: newRejected(o.Registry),
 		slots: make(chan struct{}, o.MaxInFlight), queue: make(chan struct{}, o.MaxQueue)}
 	mux := http.NewServeMux()
 	mux.HandleFunc(PathWindow, h.window)
@@ -149,11 +192,12 @@ func (a *API) Mount(mux *http.ServeMux) {
 }
 
 type handler struct {
-	agg   *aggregate.Aggregator
-	st    *history.Store
-	o     Options
-	slots chan struct{} // a query_range computing
-	queue chan struct{} // a query_range waiting for a slot
+	agg      *aggregate.Aggregator
+	st       *history.Store
+	o        Options
+	rejected rejected
+	slots    chan struct{} // a query_range computing
+	queue    chan struct{} // a query_range waiting for a slot
 }
 
 // guard applies what every endpoint shares: methods, query length, and a
@@ -185,7 +229,8 @@ func (h *handler) guard(next http.Handler) http.Handler {
 
 // admit waits for a query slot: at once when one is free, else in the
 // queue for up to QueueTimeout. ok is false when the queue is full, the
-// wait timed out or the client left.
+// wait timed out or the client left; each is counted in
+// QueryRejectedName.
 func (h *handler) admit(r *http.Request) (release func(), ok bool) {
 	release = func() { <-h.slots }
 	select {
@@ -196,6 +241,7 @@ func (h *handler) admit(r *http.Request) (release func(), ok bool) {
 	select {
 	case h.queue <- struct{}{}:
 	default:
+		h.rejected.queueFull.Inc()
 		return nil, false
 	}
 	defer func() { <-h.queue }()
@@ -205,7 +251,9 @@ func (h *handler) admit(r *http.Request) (release func(), ok bool) {
 	case h.slots <- struct{}{}:
 		return release, true
 	case <-t.C:
+		h.rejected.queueTimeout.Inc()
 	case <-r.Context().Done():
+		h.rejected.clientGone.Inc()
 	}
 	return nil, false
 }
@@ -397,6 +445,11 @@ func (h *handler) queryRange(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, http.StatusBadRequest, err.Error())
 		return
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		if r.Context().Err() != nil {
+			h.rejected.clientGone.Inc()
+		} else {
+			h.rejected.queryTimeout.Inc()
+		}
 		httpx.WriteError(w, r, http.StatusServiceUnavailable, "query did not finish within "+h.o.Timeout.String())
 		return
 	default:

@@ -191,7 +191,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// behind the API token (when set), the admin listener behind the
 	// admin token.
 	api := http.NewServeMux()
-	queryapi.New(agg, hist, &queryapi.Options{Logger: log}).Mount(api)
+	queryapi.New(agg, hist, &queryapi.Options{Logger: log, Registry: m.Registry()}).Mount(api)
 
 	// The monitored dependencies, each under a real workload.
 	db, err := demoload.NewDBLoad(m, &demoload.DBOptions{PostgresURL: cfg.Postgres, SQLitePath: filepath.Join(cfg.DataDir, "shop.sqlite")})
