@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/bizra/vitals"
 	"github.com/bizra/vitals/alerting/rules"
 	"github.com/bizra/vitals/alerting/store"
 	"github.com/bizra/vitals/metric"
@@ -32,6 +33,7 @@ type fixture struct {
 	gauge *metric.Gauge
 	ev    *Evaluator
 	st    *store.Store
+	clk   *vitals.ManualClock
 	now   time.Time
 }
 
@@ -47,7 +49,7 @@ func newFixture(t *testing.T, r rules.Rule, n *Notifier) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, gauge: g, ev: ev, st: st}
+	f := &fixture{t: t, gauge: g, ev: ev, st: st, clk: clk}
 	f.tick = func() time.Time {
 		for range 5 {
 			op.Observe(200*time.Millisecond, nil)
