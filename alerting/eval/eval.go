@@ -1,17 +1,3 @@
-// Package eval runs the vitals alert and recording rules inside the
-// service with Prometheus' own PromQL engine over the in-process sample
-// ring (alerting/store), so a service with no Prometheus running still
-// evaluates the very same expressions. It keeps Prometheus' alert states
-// (pending, firing, resolved) with `for` and `keep_firing_for`, serves
-// GET /api/v1/alerts and /api/v1/rules in Prometheus' API shape and a
-// Prometheus-compatible query API under /promql/api/v1/ (query,
-// query_range, series, labels, label/<name>/values) that Grafana's
-// Prometheus data source can use, and can deliver alerts to an
-// Alertmanager (Notifier).
-//
-// The rule loop is a small one of its own on top of the engine rather
-// than prometheus/rules, which would bring the Kubernetes client packages
-// into the build; its semantics follow Prometheus' (see Eval).
 package eval
 
 import (
