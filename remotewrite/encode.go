@@ -8,18 +8,20 @@ import (
 
 	"github.com/klauspost/compress/snappy"
 	"github.com/prometheus/prometheus/prompb"
-	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 
 	"github.com/bizra/vitals/metric"
 )
 
 // The encoder turns one read of the registry into a record: the push's
 // requests, each already protobuf-encoded and snappy-compressed, ready to
-// be queued and sent as they are. It uses the Prometheus project's own
-// generated message types (prompb for 1.0, prompb/io/prometheus/write/v2
-// for 2.0) and keeps every slice between pushes, so a 1.0 push in steady
-// state allocates nothing; a 2.0 push only what the generated marshaller
-// allocates for packed fields (TestEncodeSteadyStateAllocatesNothing).
+// be queued and sent as they are. 1.0 uses the Prometheus project's own
+// generated message types (prompb); 2.0 is written straight to the wire
+// format of io.prometheus.write.v2.Request (wire2.go), because the
+// generated marshaller allocates a scratch buffer for every packed field
+// (one per series). Every buffer is kept between pushes, so a push in
+// steady state allocates nothing (TestEncodeSteadyStateAllocatesNothing);
+// the 2.0 bytes are checked against the generated marshaller's
+// (TestWire2MatchesGenerated).
 //
 // What is cached per series (label sets, sorted, with the external labels
 // merged; classic bucket label sets; the start timestamp) never changes: a
@@ -286,22 +288,25 @@ func (t *symbols) Reset() {
 type encoder struct {
 	version Version
 	max     int // samples per part
-	cat     *catalog
-	rec     recordBuilder
-	raw     []byte
-	hv      metric.HistogramValue
-	ts      int64
+	// The last two parts of a push share what the full ones leave
+	// (balanceTail): fullParts parts of max samples, then tail each.
+	fullParts, tail int
+	cat             *catalog
+	rec             recordBuilder
+	raw             []byte
+	hv              metric.HistogramValue
+	ts              int64
 
 	// 1.0
 	req1 prompb.WriteRequest
 	ts1  []prompb.TimeSeries
 
-	// 2.0
-	req2 writev2.Request
-	ts2  []writev2.TimeSeries
-	syms symbols
-	cnt  []*writev2.Histogram_CountInt
-	zero []*writev2.Histogram_ZeroCountInt
+	// 2.0 (wire2.go)
+	syms   symbols
+	body   []byte   // the open part's encoded TimeSeries fields
+	refs   []uint32 // one series' label refs
+	spans  []span
+	deltas []int64
 
 	n, nSamples, nHists  int // series, samples, histograms in the open part
 	totSamples, totHists int // in the record
@@ -316,9 +321,11 @@ func newEncoder(v Version, maxPerPart int, cat *catalog) *encoder {
 func (e *encoder) encode(fams []*metric.Family, ts int64) []byte {
 	e.ts = ts
 	e.rec.reset(e.version, ts)
+	e.fullParts, e.tail = balanceTail(e.totSamples+e.totHists, e.max)
 	e.n, e.nSamples, e.nHists, e.totSamples, e.totHists = 0, 0, 0, 0, 0
 	if e.version == V2 {
 		e.syms.Reset()
+		e.body = e.body[:0]
 	}
 	for _, f := range fams {
 		for _, en := range e.cat.entries(f) {
@@ -349,7 +356,33 @@ func (e *encoder) encode(fams []*metric.Family, ts int64) []byte {
 	return e.rec.b
 }
 
-func (e *encoder) full() bool { return e.nSamples+e.nHists >= e.max }
+func (e *encoder) full() bool {
+	limit := e.max
+	if e.rec.parts >= e.fullParts {
+		limit = e.tail
+	}
+	return e.nSamples+e.nHists >= limit
+}
+
+// balanceTail plans the parts of a push like the last one (total
+// samples): full parts of max samples, except the last two, which share
+// the rest evenly, instead of a full part and a small remainder. Parts
+// are then within a factor of two of each other, and in steady state the
+// snappy encoder allocates nothing: klauspost/compress keeps its hash
+// tables in pools, and one pool serves both its table for inputs above
+// 64 KiB and the one for 4-16 KiB, so large parts plus a small last one
+// allocated both tables again every push (0.6 MiB; BenchmarkEncode).
+// Only the tail is balanced: a full part often holds whole families,
+// whose names and help texts its symbol table then holds alone (evenly
+// sized parts cost 2% more bytes on the wire).
+func balanceTail(total, max int) (fullParts, tail int) {
+	if total <= max {
+		return 1, max
+	}
+	parts := (total + max - 1) / max
+	rest := total - (parts-2)*max
+	return parts - 2, (rest + 1) / 2
+}
 
 func (e *encoder) slot1() *prompb.TimeSeries {
 	if e.full() {
@@ -382,87 +415,24 @@ func (e *encoder) classic(en *entry) {
 	e.sample1(en.count, float64(e.hv.Count))
 }
 
-func (e *encoder) slot2(en *entry) *writev2.TimeSeries {
+func (e *encoder) sample2(en *entry, v float64) {
 	if e.full() {
 		e.flush()
 	}
-	if e.n == len(e.ts2) {
-		e.ts2 = append(e.ts2, writev2.TimeSeries{})
-		e.cnt = append(e.cnt, &writev2.Histogram_CountInt{})
-		e.zero = append(e.zero, &writev2.Histogram_ZeroCountInt{})
-	}
-	t := &e.ts2[e.n]
+	e.appendSeries2(en, v, nil)
 	e.n++
-	t.LabelsRefs = t.LabelsRefs[:0]
-	for _, l := range en.labels {
-		t.LabelsRefs = append(t.LabelsRefs, e.syms.Symbolize(l.Name), e.syms.Symbolize(l.Value))
-	}
-	t.Metadata.HelpRef = e.syms.Symbolize(en.fam.Help)
-	t.Metadata.UnitRef = e.syms.Symbolize(en.fam.Unit)
-	switch en.fam.Kind {
-	case metric.KindCounter:
-		t.Metadata.Type = writev2.Metadata_METRIC_TYPE_COUNTER
-	case metric.KindGauge:
-		t.Metadata.Type = writev2.Metadata_METRIC_TYPE_GAUGE
-	case metric.KindHistogram:
-		t.Metadata.Type = writev2.Metadata_METRIC_TYPE_HISTOGRAM
-	}
-	t.Samples = t.Samples[:0]
-	t.Histograms = t.Histograms[:0]
-	return t
-}
-
-func (e *encoder) sample2(en *entry, v float64) {
-	t := e.slot2(en)
-	t.Samples = append(t.Samples, writev2.Sample{Value: v, Timestamp: e.ts, StartTimestamp: en.start})
 	e.nSamples++
 }
 
 // native sends a histogram as a native histogram at vitals' schema (6):
 // the buckets are Prometheus' own, so the mapping is exact.
 func (e *encoder) native(en *entry) {
-	t := e.slot2(en)
-	i := e.n - 1
-	if cap(t.Histograms) == 0 {
-		t.Histograms = make([]writev2.Histogram, 0, 1)
+	if e.full() {
+		e.flush()
 	}
-	t.Histograms = t.Histograms[:1]
-	h := &t.Histograms[0]
-	hv := &e.hv
-	e.cnt[i].CountInt = hv.Count
-	e.zero[i].ZeroCountInt = hv.ZeroCount
-	h.Count = e.cnt[i]
-	h.ZeroCount = e.zero[i]
-	h.Sum = hv.Sum
-	h.Schema = hv.Schema
-	h.ZeroThreshold = hv.ZeroThreshold
-	h.Timestamp = e.ts
-	h.StartTimestamp = en.start
-	h.ResetHint = writev2.Histogram_RESET_HINT_UNSPECIFIED
-	h.PositiveSpans, h.PositiveDeltas = appendSpans(h.PositiveSpans[:0], h.PositiveDeltas[:0], hv.Buckets)
+	e.appendSeries2(en, 0, &e.hv)
+	e.n++
 	e.nHists++
-}
-
-// appendSpans renders ascending buckets as Prometheus spans and deltas:
-// a span's offset is the gap (in buckets) since the previous span, the
-// first span's the index of its first bucket; deltas are each count minus
-// the previous one.
-func appendSpans(spans []writev2.BucketSpan, deltas []int64, bs []metric.Bucket) ([]writev2.BucketSpan, []int64) {
-	var prevKey int32
-	var prevCount int64
-	for i, b := range bs {
-		switch {
-		case i == 0:
-			spans = append(spans, writev2.BucketSpan{Offset: b.Key, Length: 1})
-		case b.Key == prevKey+1:
-			spans[len(spans)-1].Length++
-		default:
-			spans = append(spans, writev2.BucketSpan{Offset: b.Key - prevKey - 1, Length: 1})
-		}
-		deltas = append(deltas, int64(b.Count)-prevCount)
-		prevKey, prevCount = b.Key, int64(b.Count)
-	}
-	return spans, deltas
 }
 
 // flush encodes the open part into the record.
@@ -470,25 +440,18 @@ func (e *encoder) flush() {
 	if e.n == 0 {
 		return
 	}
-	var size int
 	if e.version == V1 {
 		e.req1.Timeseries = e.ts1[:e.n]
-		size = e.req1.Size()
+		size := e.req1.Size()
 		e.raw = slices.Grow(e.raw[:0], size)[:size]
 		n, err := e.req1.MarshalToSizedBuffer(e.raw)
 		if err != nil || n != size {
 			panic("remotewrite: encoding a 1.0 request: " + errString(err))
 		}
 	} else {
-		e.req2.Symbols = e.syms.list
-		e.req2.Timeseries = e.ts2[:e.n]
-		size = e.req2.Size()
-		e.raw = slices.Grow(e.raw[:0], size)[:size]
-		n, err := e.req2.MarshalToSizedBuffer(e.raw)
-		if err != nil || n != size {
-			panic("remotewrite: encoding a 2.0 request: " + errString(err))
-		}
+		e.raw = e.appendRequest2(e.raw[:0])
 		e.syms.Reset()
+		e.body = e.body[:0]
 	}
 	e.rec.addPart(e.raw, e.nSamples, e.nHists)
 	e.totSamples += e.nSamples
