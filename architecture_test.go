@@ -58,13 +58,17 @@ var packageMap = map[string]layer{
 	// Live streaming: WebSocket and SSE.
 	"stream":        {vitals: []string{".", "metric", "health", "internal/httpx"}, external: []string{"github.com/coder/websocket"}},
 	"stream/client": {external: []string{"github.com/coder/websocket"}},
+	// The load-test service (docs/PERFORMANCE.md, "Streaming").
+	"stream/internal/loadserver": {vitals: []string{".", "metric", "stream", "exposition"}},
 	"remotewrite": {vitals: []string{".", "metric"}, external: []string{
 		"github.com/klauspost/compress", "github.com/prometheus/prometheus/prompb"}},
 
 	"otelexport": {vitals: []string{"metric"}, external: []string{"go.opentelemetry.io/otel"}},
 
 	// The command and its demo.
-	"cmd/vitals":                   {vitals: []string{"cmd/vitals/internal/demo", "alerting/rules", "alerting/dashboard"}},
+	"cmd/vitals": {vitals: []string{"cmd/vitals/internal/demo", "alerting/rules", "alerting/dashboard", "stream/client"},
+		// vitals loadtest reads the server's /metrics.
+		external: []string{"github.com/prometheus/common/expfmt", "github.com/prometheus/common/model", "github.com/prometheus/client_model/go"}},
 	"cmd/vitals/internal/demo":     {any: true},
 	"cmd/vitals/internal/demoload": {any: true},
 

@@ -1,8 +1,11 @@
 package stream
 
 import (
+	"net"
 	"sync"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // frame is one encoded data message shared by every subscriber of a
@@ -27,24 +30,32 @@ type subscription struct {
 }
 
 // client is one connection's state shared by its transport and the feeds.
-// The feeds only ever put a frame into a subscription's slot and wake the
-// writer; they never wait for it.
+// The feeds only ever put a frame into a subscription's slot and queue the
+// client for writing; they never wait for it.
 type client struct {
 	h         *Hub
 	transport string
+	ws        *websocket.Conn // WebSocket clients: written by the writer pool
+	raw       net.Conn        // the WebSocket's connection: the hub writes its frames there
 
-	mu     sync.Mutex
-	subs   map[string]*subscription
-	groups map[string]int // topic groups over subs, counted
-	ctrl   [][]byte       // answers and events, FIFO, bounded
-	ready  []*subscription
-	behind time.Time // zero, or when frames started coalescing
-	closed bool
-	reason string // disconnect reason label
-	msg    string // close message for the peer
+	wmu     sync.Mutex // held while a batch is written and while the close frame is
+	wclosed bool       // the close frame is being sent: no more frames (guarded by wmu)
 
+	mu        sync.Mutex
+	subs      map[string]*subscription
+	groups    map[string]int // topic groups over subs, counted
+	ctrl      [][]byte       // answers and events, FIFO, bounded
+	ready     []*subscription
+	behind    time.Time // zero, or when frames started coalescing
+	scheduled bool      // WebSocket: queued in, or being served by, the writer pool
+	closed    bool
+	reason    string // disconnect reason label
+	msg       string // close message for the peer
+
+	// SSE only: the handler goroutine writes, woken by wake; done is
+	// closed by close.
 	wake chan struct{} // capacity 1
-	done chan struct{} // closed by close
+	done chan struct{}
 
 	// Churn limit (token bucket), used by the reading goroutine only.
 	tokens float64
@@ -52,35 +63,50 @@ type client struct {
 }
 
 func newClient(h *Hub, transport string) *client {
-	return &client{
+	c := &client{
 		h:         h,
 		transport: transport,
 		subs:      map[string]*subscription{},
 		groups:    map[string]int{},
-		wake:      make(chan struct{}, 1),
-		done:      make(chan struct{}),
 		tokens:    float64(h.o.ChurnBurst),
 		last:      time.Now(),
 	}
+	if transport == transportSSE {
+		c.wake = make(chan struct{}, 1)
+		c.done = make(chan struct{})
+	}
+	return c
 }
 
-func (c *client) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+// wakeLocked makes sure the client's writer will look at its queue. For a
+// WebSocket client it reports whether the caller must push the client to
+// the writer pool (after unlocking c.mu). The caller holds c.mu.
+func (c *client) wakeLocked() (push bool) {
+	if c.wake != nil {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+		return false
 	}
+	if c.scheduled {
+		return false
+	}
+	c.scheduled = true
+	return true
 }
 
 // offerData puts g's current frame into sub's slot. The caller holds g.mu.
 // A subscription that has not had its full state, or whose last frame is
 // still unwritten (the client is behind), gets the full state: updates
 // carry only what changed, so one that replaced a missed update would
-// lose the missed changes.
-func (c *client) offerData(sub *subscription, g *streamGroup) {
+// lose the missed changes. It reports whether the caller must push the
+// client to the writer pool.
+func (c *client) offerData(sub *subscription, g *streamGroup) (push bool) {
 	c.mu.Lock()
 	if c.closed || c.subs[sub.id] != sub {
 		c.mu.Unlock()
-		return
+		return false
 	}
 	var stalled bool
 	switch {
@@ -102,12 +128,14 @@ func (c *client) offerData(sub *subscription, g *streamGroup) {
 		sub.queued = true
 		c.ready = append(c.ready, sub)
 	}
+	if !stalled {
+		push = c.wakeLocked()
+	}
 	c.mu.Unlock()
 	if stalled {
 		c.close(reasonStalled, "stalled: behind for more than "+c.h.o.StallTimeout.String())
-		return
 	}
-	c.signal()
+	return push
 }
 
 // offerControl queues an answer or event; past QueueLimit the client is
@@ -124,8 +152,11 @@ func (c *client) offerControl(b []byte) {
 		return
 	}
 	c.ctrl = append(c.ctrl, b)
+	push := c.wakeLocked()
 	c.mu.Unlock()
-	c.signal()
+	if push {
+		c.h.writers.push(c)
+	}
 }
 
 // take returns what is ready to write, in order: control messages, then
@@ -177,7 +208,15 @@ func (c *client) close(reason, msg string) {
 	c.closed = true
 	c.reason, c.msg = reason, msg
 	c.mu.Unlock()
-	close(c.done)
+	if c.done != nil {
+		close(c.done)
+	}
+	if c.ws != nil {
+		// The close handshake waits for the peer: not on the caller's
+		// goroutine (a feed, a writer, the reader).
+		c.h.wg.Add(1)
+		go c.h.closeWS(c)
+	}
 }
 
 // closeReason returns the reason given to close, or "" if open.
@@ -342,7 +381,7 @@ func (c *client) handle(msg []byte) {
 
 // writeLoop writes what offerData and offerControl leave, in order, until
 // the client is closed or write fails (write closes the client then). It
-// is the body of a client's writer goroutine, whatever the transport.
+// is the body of an SSE handler once the stream has started.
 func (c *client) writeLoop(write func(b []byte, at time.Time) bool) {
 	var ctrl [][]byte
 	var frames []*frame
@@ -371,6 +410,50 @@ func (c *client) writeLoop(write func(b []byte, at time.Time) bool) {
 		clear(frames)
 		c.caughtUp()
 	}
+}
+
+// serveBatch writes everything a WebSocket client has pending, in order,
+// on a writer of the pool. It reports whether more arrived meanwhile (the
+// client stays scheduled and goes to the back of the queue); otherwise the
+// client is unscheduled.
+func (c *client) serveBatch(b *batch) (more bool) {
+	var ok bool
+	b.ctrl, b.frames, ok = c.take(b.ctrl[:0], b.frames[:0])
+	if !ok {
+		return false
+	}
+	defer func() {
+		clear(b.ctrl)
+		clear(b.frames)
+	}()
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.wclosed {
+		return false
+	}
+	// One deadline for the batch: a write that blocks this long means the
+	// client stopped reading.
+	_ = c.raw.SetWriteDeadline(time.Now().Add(c.h.o.StallTimeout))
+	for _, m := range b.ctrl {
+		if !c.h.writeWS(c, m, time.Time{}, b) {
+			return false
+		}
+	}
+	for _, f := range b.frames {
+		if !c.h.writeWS(c, f.b, f.at, b) {
+			return false
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.ready) == 0 {
+		c.behind = time.Time{}
+	}
+	more = !c.closed && (len(c.ctrl) > 0 || len(c.ready) > 0)
+	if !more {
+		c.scheduled = false
+	}
+	return more
 }
 
 // sent counts a written message.

@@ -27,8 +27,11 @@
 // its subscribers. Per client, the hub keeps at most one unwritten frame
 // per subscription: a client that falls behind is sent the latest full
 // state instead of the frames it missed (counted as coalesced), and one
-// that stays behind for StallTimeout is disconnected. A client costs two
-// goroutines on WebSocket (its reader and its writer) and one on SSE.
+// that stays behind for StallTimeout is disconnected. A WebSocket client
+// costs one goroutine (its reader) and a few KiB: the hub's pool of writer
+// goroutines writes for all of them, and starts more only while a write is
+// blocked on a client that stopped reading. An SSE client costs one
+// goroutine (its handler's) and net/http's per-request state.
 //
 // # Concurrency
 //

@@ -30,22 +30,21 @@ type feed struct {
 	// Owned by the feed goroutine.
 	tick   uint64
 	series map[*metric.Series]*seriesState
-	hv     metric.HistogramValue // scratch
+	push   []*client // scratch: clients to hand to the writer pool
 }
 
 // seriesState is what a feed knows of one series between its ticks.
 type seriesState struct {
-	f      *metric.Family
-	s      *metric.Series
-	tick   uint64 // the feed tick of the last read
-	at     time.Time
-	hasPre bool
-	value  float64
-	prev   metric.HistogramValue // histograms: the last read
-	cur    metric.HistogramValue
-	delta  metric.HistogramValue
-	enc    []byte // the value fields of this tick, shared by every stream
-	meta   []byte // name, kind, unit and labels, encoded once
+	f     *metric.Family
+	s     *metric.Series
+	tick  uint64 // the feed tick of the last read
+	at    time.Time
+	value float64
+	prev  metric.HistogramValue // histograms: the last read
+	cur   metric.HistogramValue
+	delta metric.HistogramValue
+	enc   []byte // the value fields of this tick, shared by every stream
+	meta  []byte // name, kind, unit and labels, encoded once
 }
 
 func newFeed(h *Hub, interval time.Duration) *feed {
@@ -322,9 +321,16 @@ func (g *streamGroup) update(f *feed, fams []*metric.Family, now time.Time) {
 	b = append(b, '}')
 	g.order = cur
 	g.last = &frame{b: b, at: now, seq: g.seq}
+	push := f.push[:0]
 	for s := range g.subs {
-		s.c.offerData(s, g)
+		if s.c.offerData(s, g) {
+			push = append(push, s.c)
+		}
 	}
+	// One lock of the writer pool for the whole fan-out.
+	g.f.h.writers.push(push...)
+	clear(push)
+	f.push = push[:0]
 }
 
 func (g *streamGroup) appendStreamFields(b []byte) []byte {

@@ -22,7 +22,9 @@ func FuzzHandle(f *testing.F) {
 	h := New(m, &Options{MaxSubscriptions: 4, QueueLimit: 8, ChurnBurst: 1000, ChurnRate: 1000})
 	f.Cleanup(h.Close)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c := newClient(h, transportWS)
+		// A client without a connection: what it is sent stays queued
+		// (an SSE-style client, woken by its channel, has no writer here).
+		c := newClient(h, transportSSE)
 		if reason, _ := h.admit(c); reason != "" {
 			t.Fatal(reason)
 		}

@@ -106,12 +106,12 @@ var ErrClosed = errors.New("stream: hub closed")
 // Hub serves live streams of a Monitor's series to WebSocket (/stream)
 // and SSE (/events) clients. One feed goroutine per distinct interval
 // reads the selected instruments once per interval and encodes one frame
-// per distinct topic set; subscribers share the bytes. Each client has a
-// writer goroutine (the SSE handler's own goroutine for SSE) that never
-// holds more than one frame per subscription: a client that falls behind
-// gets the latest full state instead of the frames it missed, and past
-// StallTimeout it is disconnected. Nothing a client does delays the
-// collector or other clients.
+// per distinct topic set; subscribers share the bytes. A pool of writer
+// goroutines writes to WebSocket clients (the SSE handler's own goroutine
+// writes for SSE); a client never holds more than one frame per
+// subscription: one that falls behind gets the latest full state instead
+// of the frames it missed, and past StallTimeout it is disconnected.
+// Nothing a client does delays the collector or other clients.
 //
 // Construct with New; Mount registers the routes; Drain sends every client
 // a going-away close; Close drains, stops every goroutine and waits.
@@ -130,6 +130,8 @@ type Hub struct {
 	draining bool
 	closed   bool
 	wg       sync.WaitGroup // feeds, the health forwarder, client writers
+
+	writers *writers // WebSocket writes
 
 	healthOnce sync.Once
 	healthStop chan struct{}
@@ -152,6 +154,7 @@ func New(m *vitals.Monitor, opts *Options) *Hub {
 		healthStop: make(chan struct{}),
 	}
 	h.met = newHubMetrics(h.reg)
+	h.writers = newWriters(h)
 	return h
 }
 
@@ -202,6 +205,7 @@ func (h *Hub) Close() {
 		close(f.stop)
 	}
 	close(h.healthStop)
+	h.writers.stop()
 	h.wg.Wait()
 }
 
@@ -279,10 +283,11 @@ func (h *Hub) join(sub *subscription, topics []Topic, interval time.Duration, ac
 	g.mu.Lock()
 	sub.g = g
 	g.subs[sub] = struct{}{}
-	if g.seq > 0 {
-		sub.c.offerData(sub, g)
-	}
+	push := g.seq > 0 && sub.c.offerData(sub, g)
 	g.mu.Unlock()
+	if push {
+		h.writers.push(sub.c)
+	}
 	if fresh {
 		select {
 		case f.kick <- struct{}{}:

@@ -3,8 +3,10 @@ package stream
 import (
 	"bufio"
 	"context"
+	"errors"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -14,16 +16,29 @@ import (
 // ServeWebSocket serves GET /stream: it upgrades to a WebSocket, sends a
 // hello, then answers subscribe, unsubscribe and ping messages and writes
 // the frames of the client's subscriptions.
+//
+// The handler returns as soon as the connection is upgraded: net/http's
+// per-connection state (its goroutine, request, buffers) is released, and
+// the client costs one goroutine (its reader) and small buffers of its own
+// (wsReadBuffer, wsWriteBuffer). The hub's writer pool does the writes.
 func (h *Hub) ServeWebSocket(w http.ResponseWriter, r *http.Request) {
 	if !h.authorize(w, r) {
 		return
 	}
-	conn, err := websocket.Accept(clearDeadlines{w}, r, &websocket.AcceptOptions{OriginPatterns: h.o.AllowedOrigins})
+	hj := &hijacker{ResponseWriter: w}
+	conn, err := websocket.Accept(hj, r, &websocket.AcceptOptions{
+		OriginPatterns: h.o.AllowedOrigins,
+		// Compression would cost each connection a flate writer's state
+		// (tens of KiB) and each frame a compression per client, since
+		// the shared bytes could not be shared any more.
+		CompressionMode: websocket.CompressionDisabled,
+	})
 	if err != nil {
 		return // Accept has answered (403 for a foreign origin, 426, ...)
 	}
 	conn.SetReadLimit(h.o.ReadLimit)
 	c := newClient(h, transportWS)
+	c.ws, c.raw = conn, hj.conn
 	if reason, msg := h.admit(c); reason != "" {
 		h.met.rejected[reason].Inc()
 		code := websocket.StatusTryAgainLater
@@ -37,16 +52,16 @@ func (h *Hub) ServeWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.offerControl(h.hello())
+	go h.readWS(c) // counted in h.wg by admit; Done in finish
+}
 
-	h.wg.Add(1)
-	go func() { defer h.wg.Done(); h.writeWS(c, conn) }()
-
-	// Read until the connection ends. The read has no deadline of its own:
-	// closing the connection (the writer does, with the close reason) ends
-	// it; cancelling its context instead would drop the connection before
-	// the close handshake.
+// readWS is a WebSocket client's only goroutine: it reads until the
+// connection ends. The read has no deadline of its own: closing the
+// connection (closeWS does, with the close reason) ends it; cancelling its
+// context instead would drop the connection before the close handshake.
+func (h *Hub) readWS(c *client) {
 	for {
-		typ, msg, err := conn.Read(context.Background())
+		typ, msg, err := c.ws.Read(context.Background())
 		if err != nil {
 			if strings.Contains(err.Error(), "read limited at") {
 				c.close(reasonTooBig, "message too big")
@@ -62,29 +77,64 @@ func (h *Hub) ServeWebSocket(w http.ResponseWriter, r *http.Request) {
 	c.finish(reasonClientClosed)
 }
 
-// writeWS is a WebSocket client's writer goroutine: each write is bounded
-// by StallTimeout; at the end it closes the connection with the client's
-// close reason.
-func (h *Hub) writeWS(c *client, conn *websocket.Conn) {
-	c.writeLoop(func(b []byte, at time.Time) bool {
-		ctx, cancel := context.WithTimeout(context.Background(), h.o.StallTimeout)
-		err := conn.Write(ctx, websocket.MessageText, b)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				c.close(reasonStalled, "stalled: a write blocked for "+h.o.StallTimeout.String())
-			} else {
-				c.close(reasonClientClosed, "")
-			}
-			return false
+// writeWS writes one message as a WebSocket text frame, on a writer of
+// the pool. A failed write closes the client: "stalled" when the batch's
+// write deadline (StallTimeout) passed, the client went away otherwise.
+//
+// The hub writes its frames to the socket itself rather than through
+// coder/websocket's Conn.Write: one writev of the frame header and the
+// shared frame bytes, with no copy into a per-connection buffer, so a
+// connection needs no write buffer of its size (a 3 KiB frame through a
+// 2 KiB buffer cost two system calls; a 4 KiB buffer each cost 4 KiB per
+// idle client). coder/websocket still reads, answers pings and does the
+// close handshake. Frames cannot interleave with its control frames: each
+// side writes a whole frame in one Write call, and a socket serialises
+// Write calls; closeWS takes c.wmu, so no frame follows the close frame.
+func (h *Hub) writeWS(c *client, msg []byte, at time.Time, b *batch) bool {
+	hdr := appendFrameHeader(b.hdr[:0], len(msg))
+	var err error
+	if tc, ok := c.raw.(*net.TCPConn); ok {
+		b.vec = [2][]byte{hdr, msg}
+		bufs := net.Buffers(b.vec[:])
+		_, err = bufs.WriteTo(tc)
+		b.vec = [2][]byte{}
+	} else {
+		// TLS and other wrappers: one Write call keeps the frame whole.
+		b.one = append(append(b.one[:0], hdr...), msg...)
+		_, err = c.raw.Write(b.one)
+	}
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			c.close(reasonStalled, "stalled: a write blocked for "+h.o.StallTimeout.String())
+		} else {
+			c.close(reasonClientClosed, "")
 		}
-		h.sent(transportWS, len(b), at)
-		return true
-	})
-	h.closeWS(c, conn)
+		return false
+	}
+	h.sent(transportWS, len(msg), at)
+	return true
 }
 
-func (h *Hub) closeWS(c *client, conn *websocket.Conn) {
+// appendFrameHeader appends the header of an unmasked, final text frame
+// of n payload bytes (RFC 6455 section 5.2), as a server sends.
+func appendFrameHeader(b []byte, n int) []byte {
+	switch {
+	case n < 126:
+		return append(b, 0x81, byte(n))
+	case n <= 0xffff:
+		return append(b, 0x81, 126, byte(n>>8), byte(n))
+	default:
+		return append(b, 0x81, 127, byte(uint64(n)>>56), byte(uint64(n)>>48), byte(uint64(n)>>40), byte(uint64(n)>>32),
+			byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+}
+
+// closeWS ends a closed client's connection with its close reason. It
+// runs on its own goroutine (started by client.close) because the close
+// handshake waits for the peer.
+func (h *Hub) closeWS(c *client) {
+	defer h.wg.Done()
+	conn := c.ws
 	reason, msg := c.closeReason()
 	code := websocket.StatusNormalClosure
 	switch reason {
@@ -102,6 +152,14 @@ func (h *Hub) closeWS(c *client, conn *websocket.Conn) {
 		conn.CloseNow() // its writes block: a close frame would too
 		return
 	}
+	// One deadline for the rest: it cuts short a batch blocked on a full
+	// socket, and the last batch's deadline may have passed while the
+	// client idled.
+	_ = c.raw.SetWriteDeadline(time.Now().Add(closeTimeout))
+	// No frame after the close frame: wait for a batch being written.
+	c.wmu.Lock()
+	c.wclosed = true
+	c.wmu.Unlock()
 	conn.Close(code, msg)
 }
 
@@ -128,15 +186,41 @@ func (h *Hub) hello() []byte {
 	return append(b, "}}"...)
 }
 
-// clearDeadlines clears the deadlines an http.Server's ReadTimeout and
-// WriteTimeout put on a connection when it is hijacked: a stream lives
-// longer than any request, and its writes carry their own timeout.
-type clearDeadlines struct{ http.ResponseWriter }
+// Buffer sizes of a WebSocket connection. net/http hands a hijacked
+// connection over with 4 KiB read and write buffers; the hub replaces them
+// (when nothing is buffered yet, which is always the case right after the
+// handshake): clients send only small requests (ReadLimit), and only
+// coder/websocket's own control frames (pong, close: at most 131 bytes)
+// go through the write buffer — the hub writes its frames itself
+// (writeWS).
+const (
+	// closeTimeout bounds writing the close frame (coder/websocket then
+	// waits up to 5 s for the peer's).
+	closeTimeout = 5 * time.Second
 
-func (w clearDeadlines) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	wsReadBuffer  = 512
+	wsWriteBuffer = 256
+)
+
+// hijacker hands coder/websocket a connection with the hub's buffer sizes
+// and no deadlines (an http.Server's ReadTimeout and WriteTimeout put them
+// on the connection; a stream lives longer than any request, and the hub
+// sets its own write deadline per batch). It keeps the connection for
+// those deadlines.
+type hijacker struct {
+	http.ResponseWriter
+	conn net.Conn
+}
+
+func (w *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err == nil {
-		_ = conn.SetDeadline(time.Time{})
+	if err != nil {
+		return conn, brw, err
 	}
-	return conn, brw, err
+	_ = conn.SetDeadline(time.Time{})
+	w.conn = conn
+	if brw.Reader.Buffered() > 0 || brw.Writer.Buffered() > 0 {
+		return conn, brw, nil // keep what is in flight
+	}
+	return conn, bufio.NewReadWriter(bufio.NewReaderSize(conn, wsReadBuffer), bufio.NewWriterSize(conn, wsWriteBuffer)), nil
 }

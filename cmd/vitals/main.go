@@ -27,6 +27,9 @@ const usage = `vitals: real-time performance monitoring for Go services.
 Usage:
   vitals demo [flags]   run an example shop instrumented with vitals, under its
                         own mixed load, serving /metrics and the JSON APIs
+  vitals loadtest stream [flags] URL
+                        open many stream clients against a running service
+                        and report delivery lag, frames and server cost
   vitals help           show this help
 
 Stop the demo with Ctrl-C (SIGINT) or SIGTERM: it drains and releases its
@@ -59,6 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		printDemoFlags(stdout)
 		fmt.Fprint(stdout, rulesUsage)
+		fmt.Fprint(stdout, loadtestUsage)
+		printLoadtestFlags(stdout)
 		return 0
 	case "demo":
 		return runDemo(args[1:], stderr)
@@ -66,6 +71,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runRules(args[1:], stdout, stderr)
 	case "dashboard":
 		return runDashboard(args[1:], stdout, stderr)
+	case "loadtest":
+		return runLoadtest(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "vitals: unknown command %q\n\n", args[0])
 		fmt.Fprint(stderr, usage)
