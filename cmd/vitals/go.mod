@@ -12,6 +12,7 @@ require (
 	github.com/bizra/vitals/history v0.0.0-00010101000000-000000000000
 	github.com/bizra/vitals/otelexport v0.0.0-00010101000000-000000000000
 	github.com/bizra/vitals/remotewrite v0.0.0-00010101000000-000000000000
+	github.com/bizra/vitals/stream v0.0.0-00010101000000-000000000000
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/klauspost/compress v1.20.4
 	github.com/maypok86/otter/v2 v2.4.0
@@ -48,7 +49,6 @@ require (
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/bizra/vitals/alerting v0.0.0-00010101000000-000000000000
-	github.com/bizra/vitals/stream v0.0.0-00010101000000-000000000000
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect

@@ -40,9 +40,10 @@ Secrets are read from the environment only, so they never show in ps or in
 this help:
   VITALS_ADMIN_TOKEN     bearer token for the admin listener (16 bytes or more)
   VITALS_METRICS_TOKEN   bearer token /metrics requires (default: none)
-  VITALS_API_TOKEN       bearer token the JSON APIs require on the public
-                         listener (default: none); the admin listener serves
-                         them too, behind VITALS_ADMIN_TOKEN
+  VITALS_API_TOKEN       bearer token the JSON APIs and the live stream
+                         (/stream, /events) require on the public listener
+                         (default: none); the admin listener serves the APIs
+                         too, behind VITALS_ADMIN_TOKEN
   VITALS_POSTGRES        a PostgreSQL URL with its password; libpq's
                          PGPASSWORD and ~/.pgpass (PGPASSFILE) work as well
   VITALS_REDIS_PASSWORD  the Redis password (AUTH), with --redis or VITALS_REDIS
@@ -123,6 +124,8 @@ func demoFlags(out io.Writer) (*flag.FlagSet, *demoConfig) {
 	fs.Func("history-on-corrupt", "what to do with a damaged history file: fail (the default: leave it untouched and exit saying what to do) or move-aside (rename it with a timestamp and start a fresh history)",
 		func(s string) (err error) { c.HistoryOnCorrupt, err = demo.ParseHistoryOnCorrupt(s); return err })
 	fs.StringVar(&c.Alertmanager, "alertmanager", "", "deliver the in-process alerts to this Alertmanager (its v2 API), e.g. http://127.0.0.1:9093; empty for none")
+	fs.Func("stream-origins", "comma-separated host patterns of pages on other origins allowed to open the live stream, e.g. dash.example.com,*.example.com; by default only the demo's own pages (VITALS_STREAM_ORIGINS)",
+		func(s string) error { c.StreamOrigins = splitList(s); return nil })
 	c.Push.RegisterFlags(fs)
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json (VITALS_LOG_FORMAT)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error (VITALS_LOG_LEVEL)")
@@ -145,6 +148,7 @@ var demoEnv = []envBinding{
 	{"saturate-every", "VITALS_SATURATE_EVERY", false},
 	{"saturate-for", "VITALS_SATURATE_FOR", false},
 	{"drain-delay", "VITALS_DRAIN_DELAY", false},
+	{"stream-origins", "VITALS_STREAM_ORIGINS", false},
 	{"log-format", "VITALS_LOG_FORMAT", false},
 	{"log-level", "VITALS_LOG_LEVEL", false},
 }

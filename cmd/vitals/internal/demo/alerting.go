@@ -14,6 +14,7 @@ import (
 	"github.com/bizra/vitals/alerting/store"
 	"github.com/bizra/vitals/cmd/vitals/internal/demoload"
 	"github.com/bizra/vitals/internal/httpx"
+	"github.com/bizra/vitals/stream"
 )
 
 // Demo alerting settings: rules evaluated every 5 s over a ring of 5-s
@@ -30,9 +31,10 @@ const (
 // fed by m (plus the Go runtime and process metrics, as /metrics has
 // them), Prometheus' engine, GET /api/v1/alerts and /api/v1/rules on api,
 // the PromQL API under /promql/ on mux (behind the API token), delivery
-// to cfg.Alertmanager when set, and the scheduled payment outages. The
+// to cfg.Alertmanager when set, alert changes pushed to hub's alerts
+// topic, and the scheduled payment outages. The
 // returned function stops all of it.
-func startAlerting(m *vitals.Monitor, api, mux *http.ServeMux, apiTok *httpx.Token, payments *demoload.BreakerLoad, cfg Config, log *slog.Logger) (stop func(), err error) {
+func startAlerting(m *vitals.Monitor, api, mux *http.ServeMux, apiTok *httpx.Token, payments *demoload.BreakerLoad, hub *stream.Hub, cfg Config, log *slog.Logger) (stop func(), err error) {
 	runtime := prometheus.NewRegistry()
 	runtime.MustRegister(
 		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{
@@ -47,17 +49,21 @@ func startAlerting(m *vitals.Monitor, api, mux *http.ServeMux, apiTok *httpx.Tok
 			return nil, err
 		}
 	}
-	ev, err := eval.New(st, &eval.Options{Interval: alertInterval, Notifier: notifier, Registry: m.Registry(), Logger: log,
+	var ev *eval.Evaluator
+	var publish func([]eval.Event) // set before ev starts
+	ev, err = eval.New(st, &eval.Options{Interval: alertInterval, Notifier: notifier, Registry: m.Registry(), Logger: log,
 		ExternalURL: "http://" + cfg.Addr,
 		OnEvent: func(events []eval.Event) {
 			for _, e := range events {
 				log.Info("alert", "alert", e.Alert.Labels.Get("alertname"), "from", e.From.String(), "to", e.To.String(), "labels", e.Alert.Labels.String())
 			}
+			publish(events)
 		}})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
+	publish = alertEvents(hub, ev.Alerts)
 	promqlMux := http.NewServeMux()
 	ev.Mount(promqlMux)
 	api.Handle("GET /api/v1/alerts", promqlMux)

@@ -57,13 +57,14 @@ const index = `vitals demo: an example shop instrumented with vitals, under its 
   /metrics/database          the database pool: state, windows, score with factors
   /metrics/cache             the L1/L2 cache: hits and misses per tier, latency, bytes, score
   /metrics/circuit-breaker   the "payments" breaker: state, transitions, time in state, rates, score
+  /stream, /events           live stream: WebSocket and Server-Sent Events (docs/STREAMING.md)
   /livez, /readyz            Kubernetes probes (?verbose for humans, ?exclude=<check>, /readyz/<check>)
   /health/live, /health/ready, /health/performance
                              application/health+json; 0-100 scores with factors and advice
   /shop/...                  the shop itself (GET /shop/products, /shop/products/{id}, /shop/search;
                              POST /shop/cart, /shop/checkout)
 
-/metrics needs VITALS_METRICS_TOKEN and the JSON APIs VITALS_API_TOKEN, when set.
+/metrics needs VITALS_METRICS_TOKEN, and the JSON APIs and the stream VITALS_API_TOKEN, when set.
 
 Admin listener (when configured; every request needs VITALS_ADMIN_TOKEN):
   POST /admin/saturate?for=30s   drive the database pool into saturation: readiness turns not-ready, then recovers

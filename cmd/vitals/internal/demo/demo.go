@@ -85,6 +85,11 @@ type Config struct {
 	// Alertmanager is the URL of an Alertmanager the in-process alerts
 	// are delivered to (its v2 API); "" for none.
 	Alertmanager string
+	// StreamOrigins are the host patterns of pages on other origins that
+	// may open the live stream (stream.Options.AllowedOrigins, e.g.
+	// "dash.example.com" or "*.example.com"). nil: only pages the demo
+	// serves itself.
+	StreamOrigins []string
 
 	// Push sends the metrics to remote-write receivers (remotewrite.go).
 	Push Push
@@ -224,9 +229,13 @@ func Run(ctx context.Context, cfg Config) error {
 	defer stopPush()
 	hl, startup := newHealth(m, db, cache, payments, log)
 	hl.Mount(mux)
+	// The live stream: GET /stream (WebSocket) and GET /events (SSE).
+	hub := newStream(m, hl, &cfg, log)
+	defer hub.Close() // after the servers have stopped (Close is idempotent)
+	hub.Mount(mux)
 	mux.Handle("GET /metrics", exposition.Handler(m.Registry(), &exposition.HandlerOpts{Logger: log, BearerToken: cfg.MetricsToken}))
 	apiTok := httpx.NewToken(cfg.APIToken)
-	stopAlerting, err := startAlerting(m, api, mux, apiTok, payments, cfg, log)
+	stopAlerting, err := startAlerting(m, api, mux, apiTok, payments, hub, cfg, log)
 	if err != nil {
 		return fmt.Errorf("alerting: %w", err)
 	}
@@ -274,6 +283,9 @@ func Run(ctx context.Context, cfg Config) error {
 	conns := newConnMetrics(m.Registry())
 	publicLimit := newConnLimiter(cfg.MaxConns, "public", conns)
 	srv := newServer(vitalshttp.HostGuard(mux, ln.Addr().String(), nil), log, baseCtx, publicLimit)
+	// Stream clients get a going-away close when shutdown begins, so that
+	// Shutdown does not wait for SSE responses and browsers reconnect.
+	srv.RegisterOnShutdown(hub.Drain)
 	servers := []*http.Server{srv}
 	serveErr := make(chan error, 2)
 	var serving sync.WaitGroup
@@ -365,6 +377,7 @@ loop:
 	<-drainDone // servers are shut down; in-flight handlers have been cut after the timeout
 	cancelBase()
 	serving.Wait()
+	hub.Close()
 	stopLoad()
 	loads.Wait()
 	log.Info("vitals demo stopped")
