@@ -66,11 +66,13 @@ var packageMap = map[string]layer{
 	"otelexport": {vitals: []string{"metric"}, external: []string{"go.opentelemetry.io/otel"}},
 
 	// The command and its demo.
-	"cmd/vitals": {vitals: []string{"cmd/vitals/internal/demo", "alerting/rules", "alerting/dashboard", "stream/client"},
+	"cmd/vitals": {vitals: []string{"cmd/vitals/internal/demo", "cmd/vitals/internal/top", "alerting/rules", "alerting/dashboard", "stream/client"},
 		// vitals loadtest reads the server's /metrics.
 		external: []string{"github.com/prometheus/common/expfmt", "github.com/prometheus/common/model", "github.com/prometheus/client_model/go"}},
 	"cmd/vitals/internal/demo":     {any: true},
 	"cmd/vitals/internal/demoload": {any: true},
+	// vitals top: the stream client and terminal raw mode, nothing else.
+	"cmd/vitals/internal/top": {vitals: []string{"stream/client"}, external: []string{"golang.org/x/term"}},
 
 	// Alerting (module alerting): Prometheus' parser, the Grafana SDK.
 	"alerting/rules": {external: []string{"github.com/prometheus/prometheus", "github.com/prometheus/common", "go.yaml.in/yaml/v3"}},

@@ -1,6 +1,7 @@
 // Command vitals runs the vitals demo and other tools.
 //
 //	vitals demo [flags]   run the example service under its own load
+//	vitals top URL        a live terminal view of a running service
 //	vitals help           explain commands and flags
 package main
 
@@ -30,6 +31,8 @@ Usage:
   vitals loadtest stream [flags] URL
                         open many stream clients against a running service
                         and report delivery lag, frames and server cost
+  vitals top URL        a live terminal view of a running service's stream:
+                        operations, pools, caches, breakers, alerts
   vitals help           show this help
 
 Stop the demo with Ctrl-C (SIGINT) or SIGTERM: it drains and releases its
@@ -65,6 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, rulesUsage)
 		fmt.Fprint(stdout, loadtestUsage)
 		printLoadtestFlags(stdout)
+		printTopUsage(stdout)
 		return 0
 	case "demo":
 		return runDemo(args[1:], stderr)
@@ -74,6 +78,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDashboard(args[1:], stdout, stderr)
 	case "loadtest":
 		return runLoadtest(args[1:], stdout, stderr)
+	case "top":
+		return runTop(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "vitals: unknown command %q\n\n", args[0])
 		fmt.Fprint(stderr, usage)
