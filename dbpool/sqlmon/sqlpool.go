@@ -28,9 +28,10 @@ type Options struct {
 	// Pool tunes the monitor: score thresholds, window, operation cap,
 	// Classify (default: dbpool.DefaultClassify, which knows
 	// driver.ErrBadConn and socket errors; pass pgxpoolmon.Classify for
-	// pgx's stdlib driver). Driver, Source, Ping and IgnoreError are set
-	// by New (sql.ErrNoRows is not a failure). Default nil: dbpool's
-	// defaults.
+	// pgx's stdlib driver), Ping (default: sql.DB.PingContext; set it to
+	// check more, such as that the database can be written). Driver,
+	// Source and IgnoreError are set by New (sql.ErrNoRows is not a
+	// failure). Default nil: dbpool's defaults.
 	Pool *dbpool.Options
 }
 
@@ -45,7 +46,8 @@ type DB struct {
 
 // New monitors db under the pool name name: DBStats is sampled at scrape
 // and tick time, and the returned wrapper measures acquires and queries.
-// Monitor().Ping pings through db (sql.DB.PingContext). See package dbpool
+// Monitor().Ping pings through db (sql.DB.PingContext, unless Options.Pool
+// sets Ping). See package dbpool
 // for the metrics.
 func New(m *vitals.Monitor, name string, db *sql.DB, opts *Options) *DB {
 	var o Options
@@ -69,7 +71,9 @@ func New(m *vitals.Monitor, name string, db *sql.DB, opts *Options) *DB {
 		}
 	}
 	po.Driver = "database/sql"
-	po.Ping = db.PingContext
+	if po.Ping == nil {
+		po.Ping = db.PingContext
+	}
 	po.Source = &source{db: db, cfg: cfg}
 	userIgnore := po.IgnoreError
 	po.IgnoreError = func(err error) bool {

@@ -199,7 +199,7 @@ func Run(ctx context.Context, cfg Config) error {
 	queryapi.New(agg, hist, &queryapi.Options{Logger: log, Registry: m.Registry()}).Mount(api)
 
 	// The monitored dependencies, each under a real workload.
-	db, err := demoload.NewDBLoad(m, &demoload.DBOptions{PostgresURL: cfg.Postgres, SQLitePath: filepath.Join(cfg.DataDir, "shop.sqlite")})
+	db, err := demoload.NewDBLoad(m, &demoload.DBOptions{PostgresURL: cfg.Postgres, SQLitePath: filepath.Join(cfg.DataDir, "shop.sqlite"), Logger: log})
 	if err != nil {
 		return fmt.Errorf("database workload: %w", err)
 	}

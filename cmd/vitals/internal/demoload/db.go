@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -48,6 +49,14 @@ type DBOptions struct {
 	SlowQuery time.Duration
 	// MonitorOptions tunes the pool monitor (score thresholds). Default nil.
 	MonitorOptions *dbpool.Options
+	// Logger receives the database's state changes: a read-only SQLite
+	// file, a setup that failed and is retried, the database reachable
+	// again. Default nil: slog.Default().
+	Logger *slog.Logger
+
+	// openFile opens the SQLite file (tests simulate a read-only file
+	// system with it). Default nil: os.OpenFile.
+	openFile func(name string, flag int, perm os.FileMode) (*os.File, error)
 }
 
 var schemaName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
@@ -77,6 +86,12 @@ func (o *DBOptions) withDefaults() (DBOptions, error) {
 	}
 	if d.SlowQuery <= 0 {
 		d.SlowQuery = 300 * time.Millisecond
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.openFile == nil {
+		d.openFile = os.OpenFile
 	}
 	return d, nil
 }
@@ -152,17 +167,29 @@ func NewDBLoad(m *vitals.Monitor, opts *DBOptions) (*DBLoad, error) {
 			l.tmpDir = dir
 			path = filepath.Join(dir, "shop.db")
 		}
-		dsn, err := sqliteDSN(path)
+		dsn, roErr, err := sqliteDSN(path, o.openFile)
 		if err != nil {
 			return nil, err
+		}
+		if roErr != nil {
+			o.Logger.Error("demo database: the SQLite file cannot be written; opened read-only, so writes fail and readiness reports the database down until it is writable and the demo restarts",
+				"path", path, "err", roErr)
 		}
 		raw, err := sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("demoload: SQLite: %w", err)
 		}
+		var po dbpool.Options
+		if o.MonitorOptions != nil {
+			po = *o.MonitorOptions
+		}
+		// The readiness ping asks for what the shop needs of SQLite: a
+		// connection that can write. A plain ping passes on a read-only
+		// file, and every order would then fail behind an "ok".
+		po.Ping = func(ctx context.Context) error { return sqliteWritable(ctx, raw) }
 		l.sqlDB = sqlmon.New(m, o.Pool, raw, &sqlmon.Options{
 			Config: &sqlmon.Config{MaxOpen: o.MaxConns, MaxIdle: o.MaxConns, MaxLifetime: 30 * time.Minute, MaxIdleTime: 5 * time.Minute},
-			Pool:   o.MonitorOptions})
+			Pool:   &po})
 		l.mon = l.sqlDB.Monitor()
 		l.q = queries{
 			get:    `SELECT name, stock FROM items WHERE id = ?`,
@@ -211,12 +238,15 @@ func (l *DBLoad) episode() (<-chan struct{}, time.Time) {
 }
 
 // Run creates the schema if needed, then runs the workload until ctx is
-// done, and closes the database. It returns nil when ctx ends it, or the
-// setup error.
+// done, and closes the database. While the database cannot be reached
+// or written (a closed port, a read-only SQLite file), Run retries the
+// setup with a growing pause (up to 15 s), logging the first failure and
+// the recovery; the pool monitor's readiness ping meanwhile counts the
+// failures. It returns nil when ctx ends it.
 func (l *DBLoad) Run(ctx context.Context) error {
 	defer l.Close()
-	if err := l.setup(ctx); err != nil {
-		return err
+	if !l.setupRetrying(ctx) {
+		return nil
 	}
 	var wg sync.WaitGroup
 	for i := range l.opts.Workers {
@@ -260,6 +290,37 @@ func (l *DBLoad) Close() {
 	}
 	if l.tmpDir != "" {
 		os.RemoveAll(l.tmpDir)
+	}
+}
+
+// setupRetrying runs setup until it succeeds (true) or ctx ends (false).
+func (l *DBLoad) setupRetrying(ctx context.Context) bool {
+	pause := time.Second
+	for failures := 0; ; failures++ {
+		err := l.setup(ctx)
+		if ctx.Err() != nil {
+			return false
+		}
+		if err == nil {
+			if failures > 0 {
+				l.opts.Logger.Info("demo database: reachable; the workload starts", "database", l.Driver(), "failed_attempts", failures)
+			}
+			return true
+		}
+		if failures == 0 {
+			l.opts.Logger.Error("demo database: cannot set up the shop's tables; retrying, and readiness fails until it works",
+				"database", l.Driver(), "err", err, "retry_every", "1s to 15s")
+		} else {
+			l.opts.Logger.Debug("demo database: setup failed again", "database", l.Driver(), "err", err)
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		pause = min(2*pause, 15*time.Second)
 	}
 }
 

@@ -3,9 +3,12 @@ package demoload
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,7 +19,9 @@ import (
 	"github.com/bizra/vitals"
 	"github.com/bizra/vitals/breaker"
 	"github.com/bizra/vitals/cache"
+	"github.com/bizra/vitals/health"
 	"github.com/bizra/vitals/internal/testutil"
+	"github.com/bizra/vitals/score"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -221,4 +226,68 @@ func TestBreakerLoadTripsAndRecovers(t *testing.T) {
 	if st.Calls[breaker.Rejected] == 0 || st.Calls[breaker.Failure] == 0 || st.Calls[breaker.Success] == 0 || st.SlowCalls == 0 {
 		t.Fatalf("calls %v slow %d", st.Calls, st.SlowCalls)
 	}
+}
+
+// TestDBLoadSQLiteUnwritable: the SQLite file cannot be written (a
+// read-only volume, simulated through the open hook since root writes
+// anyway) or cannot even be created. The load starts either way and the
+// pool monitor tells the truth: the readiness check fails with the
+// reason, the failed attempts are counted and the score drops; nothing
+// says "ok".
+func TestDBLoadSQLiteUnwritable(t *testing.T) {
+	for _, exists := range []bool{true, false} {
+		t.Run(fmt.Sprintf("file exists %v", exists), func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "shop.sqlite")
+			if exists {
+				// A database a writable run left behind.
+				m := vitals.New(nil)
+				l, err := NewDBLoad(m, &DBOptions{SQLitePath: path, Workers: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				stop := run(t, l.Run)
+				waitFor(t, m, "queries", 5*time.Second, func() bool { return l.Monitor().Stats().Queries > 5 })
+				stop()
+			}
+			logs := new(syncLog)
+			m := vitals.New(nil)
+			l, err := NewDBLoad(m, &DBOptions{SQLitePath: path, Workers: 2, Interval: 5 * time.Millisecond,
+				Logger: slog.New(slog.NewTextHandler(logs, nil)), openFile: readOnlyFS})
+			if err != nil {
+				t.Fatalf("an unwritable SQLite file stops the load from starting: %v", err)
+			}
+			stop := run(t, l.Run)
+			defer stop()
+			mon := l.Monitor()
+			check := health.PoolCheck(mon, &health.PoolCheckOptions{Name: "shop pool"})
+			for range 3 {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				r := check(ctx)
+				cancel()
+				if r.Status != score.Fail || !strings.Contains(r.Output, "cannot hand out a working connection") {
+					t.Fatalf("readiness with an unwritable database: %+v", r)
+				}
+				if !strings.Contains(r.Output, "readonly") && !strings.Contains(r.Output, "read-only") && !strings.Contains(r.Output, "unable to open") {
+					t.Fatalf("readiness does not say why: %s", r.Output)
+				}
+			}
+			waitFor(t, m, "the score failing", 5*time.Second, func() bool {
+				st := mon.Stats()
+				return st.Score.Status == score.Fail && st.AcquireErrors >= 3
+			})
+			if !strings.Contains(logs.String(), "read-only") {
+				t.Fatalf("the log does not say the database is read-only:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// readOnlyFS opens like a read-only file system: reads work, anything
+// that would write or create fails with EROFS.
+func readOnlyFS(name string, flag int, perm os.FileMode) (*os.File, error) {
+	if flag&(os.O_RDWR|os.O_WRONLY|os.O_CREATE) != 0 {
+		return nil, &os.PathError{Op: "open", Path: name, Err: syscall.EROFS}
+	}
+	return os.OpenFile(name, flag, perm)
 }

@@ -224,7 +224,7 @@ func TestSQLiteFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "shop.sqlite")
-	dsn, err := sqliteDSN(path)
+	dsn, _, err := sqliteDSN(path, os.OpenFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func TestSQLiteFiles(t *testing.T) {
 	if err := os.Symlink(target, filepath.Join(linkDir, "shop.sqlite")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sqliteDSN(filepath.Join(linkDir, "shop.sqlite")); err == nil || !strings.Contains(err.Error(), "symlink") {
+	if _, _, err := sqliteDSN(filepath.Join(linkDir, "shop.sqlite"), os.OpenFile); err == nil || !strings.Contains(err.Error(), "symlink") {
 		t.Fatalf("symlink: %v, want a refusal", err)
 	}
 	if _, err := os.Lstat(target); !os.IsNotExist(err) {
