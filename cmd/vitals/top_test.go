@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,7 +34,9 @@ func (fixedPool) Config() dbpool.Config { c := dbpool.UnknownConfig; c.MaxOpen =
 // load: operations checkout (slow, some errors), search (busy) and
 // cart.add; a two-tier cache; a pool; a breaker; one firing alert.
 // noWebSocket makes /stream answer 404, as a proxy that blocks WebSockets.
-func streamServer(t *testing.T, token string, noWebSocket bool) string {
+// restart stands for a server restart: the hub drains (clients get a
+// going-away close) and a new one serves the same monitor.
+func streamServer(t *testing.T, token string, noWebSocket bool) (url string, restart func()) {
 	t.Helper()
 	m := vitals.New(nil)
 	m.Start() // the breaker's failure rate and the scores are computed on its ticks
@@ -41,17 +44,26 @@ func streamServer(t *testing.T, token string, noWebSocket bool) string {
 	c := cache.New(m, "catalog", &cache.Options{Tiers: 2})
 	p := dbpool.New(m, "orders", &dbpool.Options{Source: fixedPool{}})
 	b := breaker.New(m, "payments", nil)
-	hub := stream.New(m, &stream.Options{Token: token})
-	hub.PublishAlerts([]stream.Alert{{Name: "CheckoutSlow", State: "firing", Severity: "page",
-		Summary: "checkout p99 over 100ms", Value: 0.12, Since: time.Now().Add(-2 * time.Minute)}})
+	var hub atomic.Pointer[stream.Hub]
+	newHub := func() *stream.Hub {
+		h := stream.New(m, &stream.Options{Token: token})
+		h.PublishAlerts([]stream.Alert{{Name: "CheckoutSlow", State: "firing", Severity: "page",
+			Summary: "checkout p99 over 100ms", Value: 0.12, Since: time.Now().Add(-2 * time.Minute)}})
+		return h
+	}
+	hub.Store(newHub())
 	mux := http.NewServeMux()
 	if noWebSocket {
 		mux.HandleFunc("GET /stream", http.NotFound)
-		mux.HandleFunc("GET /events", hub.ServeSSE)
 	} else {
-		hub.Mount(mux)
+		mux.HandleFunc("GET /stream", func(w http.ResponseWriter, r *http.Request) { hub.Load().ServeWebSocket(w, r) })
 	}
+	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) { hub.Load().ServeSSE(w, r) })
 	srv := httptest.NewServer(mux)
+	restart = func() {
+		old := hub.Swap(newHub())
+		old.Close()
+	}
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -90,11 +102,11 @@ func streamServer(t *testing.T, token string, noWebSocket bool) string {
 	t.Cleanup(func() {
 		close(stop)
 		wg.Wait()
-		hub.Close()
+		hub.Load().Close()
 		srv.Close()
 		m.Stop()
 	})
-	return srv.URL
+	return srv.URL, restart
 }
 
 // closedAddr returns a loopback address nothing listens on.
@@ -126,7 +138,7 @@ func TestTopUnreachable(t *testing.T) {
 
 func TestTopUnauthorized(t *testing.T) {
 	const secret = "s3cret-stream-token-0123456789"
-	url := streamServer(t, secret, false)
+	url, _ := streamServer(t, secret, false)
 
 	t.Setenv("VITALS_TOKEN", "")
 	code, _, stderr := runCapture(t, "top", "--once", url)
@@ -163,7 +175,7 @@ func TestTopOnce(t *testing.T) {
 		transport   string
 	}{{"websocket", false, "ws 100ms"}, {"sse-fallback", true, "sse 100ms"}} {
 		t.Run(tc.name, func(t *testing.T) {
-			url := streamServer(t, "", tc.noWebSocket)
+			url, _ := streamServer(t, "", tc.noWebSocket)
 			code, stdout, stderr := runCapture(t, "top", url, "--once", "--interval", "100ms")
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)

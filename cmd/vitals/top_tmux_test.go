@@ -111,7 +111,7 @@ func opRows(screen string) []string {
 
 func TestTopUnderTmux(t *testing.T) {
 	const token = "tmux-test-token-0123456789abcdef"
-	url := streamServer(t, token, false)
+	url, restart := streamServer(t, token, false)
 	if _, err := exec.LookPath("tmux"); err != nil && os.Getenv("CI") == "" {
 		t.Skip("tmux is not installed: skipping the terminal test of vitals top (apt-get install tmux)")
 	}
@@ -169,6 +169,13 @@ func TestTopUnderTmux(t *testing.T) {
 	}
 	s.keys("Escape")
 	s.waitFor("the filter cleared", func(sc string) bool { return len(opRows(sc)) == 3 && !strings.Contains(sc, "[car]") })
+
+	// A server restart: the title says so, then the view comes back.
+	restart()
+	s.waitFor("the disconnection shown", func(sc string) bool { return strings.Contains(sc, "disconnected (server going away)") })
+	s.waitFor("the reconnection", func(sc string) bool {
+		return strings.Contains(sc, "ws 100ms") && !strings.Contains(sc, "disconnected") && len(opRows(sc)) == 3
+	})
 
 	// A smaller terminal: the layout follows.
 	s.run("resize-window", "-t", "top", "-x", "50", "-y", "12")
