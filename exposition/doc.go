@@ -9,14 +9,25 @@
 //     protobuf, the one format that carries native histograms (schema 6,
 //     sent together with the classic buckets). It gzips only when asked,
 //     filters on name[] like promhttp, limits scrapes in flight, can demand
-//     a bearer token, and adds the Go runtime and process metrics of
-//     client_golang's collectors (with go_sched_latencies_seconds) unless
-//     HandlerOpts.DisableRuntimeMetrics is set.
+//     a bearer token, and adds the Go runtime and process metrics unless
+//     HandlerOpts.DisableRuntimeMetrics is set. Those are read natively
+//     (runtime/metrics, /proc/self on Linux) under the names, types, units
+//     and HELP of client_golang's default Go and process collectors, with
+//     go_sched_latencies_seconds, the stop-the-world pause histograms and
+//     the GC CPU counters (GCCPUSecondsName, TotalCPUSecondsName) added;
+//     HandlerOpts.ClientGolangRuntime reads them through client_golang's
+//     collectors instead. HandlerOpts.Gatherers serves existing
+//     client_golang registries through the same handler.
 //   - WriteText writes the text format to any io.Writer. It is the
-//     encoder behind Handler's default format: a few allocations per
-//     scrape, however many series (see BenchmarkWriteText10k).
+//     encoder behind Handler's default format.
 //   - NewCollector wraps a registry as a prometheus.Collector:
 //     promReg.MustRegister(exposition.NewCollector(vitalsReg)).
+//
+// All three formats are written directly into pooled buffers, the
+// protobuf one in the wire format of io.prometheus.client.MetricFamily,
+// without building client_model trees: a default scrape (runtime and
+// process metrics included) allocates a handful of times however many
+// series (TestDefaultScrapeAllocs, BenchmarkHandler in bench/).
 //
 // Histograms are exposed with the exact classic bucket counts the
 // histogram keeps (never interpolated from the native buckets); le="+Inf"
@@ -27,8 +38,14 @@
 // Handler registers, in the registry it serves, a histogram of scrape
 // durations by format (vitals_scrape_duration_seconds), scrapes that failed
 // part-way by cause (vitals_scrape_errors_total) and requests turned away
-// by reason (vitals_scrape_rejected_total). All series exist from the
-// first scrape on.
+// by reason (vitals_scrape_rejected_total), and runtime or gathered
+// families left out for a name clash (vitals_scrape_skipped_families_total).
+// All series exist from the first scrape on.
+//
+// A GaugeFunc or CounterFunc callback that panics during a scrape is
+// contained: its series reads NaN, the rest of the scrape is served, and
+// the panic is counted (vitals_scrape_errors_total{cause="callback"}) and
+// logged once per series.
 //
 // # Example
 //
@@ -65,7 +82,7 @@
 //		app := http.NewServeMux()
 //		app.HandleFunc("/hello", func(w http.ResponseWriter, r *http.Request) {
 //			t := latency.StartTimer()
-//			defer t.ObserveDuration()
+//			defer t.End()
 //			hello.Inc()
 //			w.Write([]byte("hello\n"))
 //		})

@@ -1,6 +1,7 @@
 package exposition
 
 import (
+	"math"
 	"slices"
 	"strings"
 
@@ -100,7 +101,19 @@ func seriesToDTO(f *metric.Family, s *metric.Series, order []int, hv *metric.His
 	return m
 }
 
-func seriesValue(s *metric.Series) float64 { return s.Value() }
+// seriesValue returns a series' value; a callback that panics reads NaN
+// rather than taking the collection down.
+func seriesValue(s *metric.Series) (v float64) {
+	if !s.IsFunc() {
+		return s.Value()
+	}
+	defer func() {
+		if recover() != nil {
+			v = math.NaN()
+		}
+	}()
+	return s.Value()
+}
 
 // histogramToDTO converts a histogram value. Classic buckets are always
 // there (cumulative, +Inf left implicit as client_golang does: the

@@ -1,10 +1,18 @@
 package exposition
 
 import (
+	"bytes"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
+	"unicode/utf8"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/bizra/vitals/metric"
 )
@@ -85,6 +93,56 @@ func FuzzNameQuery(f *testing.F) {
 			}
 		} else if len(got) < 3 {
 			t.Fatalf("query %q: only %d families", query, len(got))
+		}
+	})
+}
+
+// FuzzNativeEncoders writes a family with an arbitrary label value, HELP
+// text and value natively in OpenMetrics and protobuf, and through
+// familyToDTO and expfmt / proto.Marshal: the bytes must agree, and the
+// native protobuf must decode.
+func FuzzNativeEncoders(f *testing.F) {
+	f.Add("/api", "Requests.", 1.5, uint64(3))
+	f.Add(`a"\`+"\n", "Help with \\ and \"quotes\"\nand a newline.", math.Inf(-1), uint64(0))
+	f.Add(strings.Repeat("x", 300), strings.Repeat("h", 200), 1e300, uint64(1<<63))
+	f.Fuzz(func(t *testing.T, label, help string, v float64, n uint64) {
+		if !utf8.ValidString(label) || !utf8.ValidString(help) || help == "" {
+			t.Skip()
+		}
+		reg := metric.NewRegistry()
+		reg.FloatGaugeVec(metric.Opts{Name: "fuzz_value", Help: help, Labels: []string{"l"}}).With(label).Set(v)
+		reg.CounterVec(metric.Opts{Name: "fuzz_events_total", Help: help, Labels: []string{"l"}}).With(label).Add(n)
+		reg.HistogramVec(metric.Opts{Name: "fuzz_seconds", Help: help, Unit: "seconds", Labels: []string{"l"}}).With(label).Observe(v)
+		var hv metric.HistogramValue
+		for _, fam := range reg.Families() {
+			e := getEncoder(nil)
+			e.writeFamilyProto(fam)
+			var want []byte
+			if mf := familyToDTO(fam, &hv, true); mf != nil {
+				b, err := proto.Marshal(mf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = protodelimPrefix(b)
+			}
+			if !bytes.Equal(e.buf, want) {
+				t.Fatalf("%s protobuf:\nnative %x\ndto    %x", fam.Name, e.buf, want)
+			}
+			if err := expfmt.NewDecoder(bytes.NewReader(e.buf), expfmt.FmtProtoDelim).Decode(new(dto.MetricFamily)); err != nil && len(want) > 0 {
+				t.Fatalf("%s: native protobuf does not decode: %v", fam.Name, err)
+			}
+			e.buf = e.buf[:0]
+			e.writeFamilyOM(fam, false)
+			var om bytes.Buffer
+			if mf := familyToDTO(fam, &hv, false); mf != nil {
+				if _, err := expfmt.MetricFamilyToOpenMetrics(&om, mf); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(e.buf, om.Bytes()) {
+				t.Fatalf("%s OpenMetrics:\nnative %q\nexpfmt %q", fam.Name, e.buf, om.Bytes())
+			}
+			putEncoder(e)
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
@@ -28,8 +29,9 @@ const DefaultMaxRequestsInFlight = 8
 // described on each field. Handler copies it; later changes have no effect.
 type HandlerOpts struct {
 	// Logger receives scrape errors: broken connections, families that
-	// could not be encoded, runtime collector errors and runtime families
-	// skipped for a name collision (once per name). Nothing request-specific
+	// could not be encoded, gatherer and runtime collector errors,
+	// panicking metric callbacks (once per series) and runtime or gathered
+	// families skipped for a name collision (once per name). Nothing request-specific
 	// beyond the error is logged; the bearer token never is.
 	// Default nil: nothing is logged. Errors are counted in
 	// vitals_scrape_errors_total either way.
@@ -47,11 +49,36 @@ type HandlerOpts struct {
 	// DefaultMaxRequestsInFlight; a negative value means no limit.
 	MaxRequestsInFlight int
 
-	// DisableRuntimeMetrics leaves out the Go runtime and process metrics
-	// (client_golang's Go collector with go_sched_latencies_seconds and the
-	// stop-the-world pause histograms added, and its process collector).
-	// Default false: they are exported, merged after the vitals families.
+	// DisableRuntimeMetrics leaves out the Go runtime and process metrics.
+	// Default false: they are exported after the vitals families, read
+	// natively (runtime/metrics, and /proc/self on Linux) under the names,
+	// types, units and HELP of client_golang's default Go and process
+	// collectors, plus go_sched_latencies_seconds, the stop-the-world
+	// pause histograms go_sched_pauses_{stopping,total}_{gc,other}_seconds
+	// and the GC CPU counters GCCPUSecondsName and TotalCPUSecondsName.
+	// A vitals family with the name of a runtime family wins; the runtime
+	// one is left out, logged once and counted in ScrapeSkippedName.
 	DisableRuntimeMetrics bool
+
+	// ClientGolangRuntime reads the runtime and process metrics through
+	// client_golang's collectors (collectors.NewGoCollector with the same
+	// additions, collectors.NewProcessCollector) instead of natively: the
+	// same families, plus the process metrics client_golang reads on
+	// darwin and Windows that vitals does not, at about 400 µs and 1,100
+	// allocations per scrape (BenchmarkHandler in bench/). Their errors
+	// are counted with cause "runtime". Default false. Ignored when
+	// DisableRuntimeMetrics is set.
+	ClientGolangRuntime bool
+
+	// Gatherers are served after the vitals and runtime families, so that
+	// a service with metrics in a client_golang registry serves them
+	// through this handler too. A gathered family whose name a vitals or
+	// runtime family (or an earlier gatherer) already has is left out:
+	// vitals wins; the skip is logged once per name and counted in
+	// ScrapeSkippedName. A gatherer's error is logged and counted (cause
+	// "gather"), and the families it returned are served. Gathered
+	// families cost what client_golang's encoders cost. Default nil.
+	Gatherers []prometheus.Gatherer
 
 	// DisableCompression never compresses responses. Default false:
 	// responses are gzipped (at BestSpeed) when, and only when, the
@@ -68,8 +95,9 @@ type HandlerOpts struct {
 // the in-flight limit, compression and runtime metrics.
 //
 // Handler registers its self-metrics in reg (vitals_scrape_duration_seconds,
-// vitals_scrape_errors_total, vitals_scrape_rejected_total); several
-// Handlers on one registry share them. It panics if reg is nil.
+// vitals_scrape_errors_total, vitals_scrape_rejected_total,
+// vitals_scrape_skipped_families_total); several Handlers on one registry
+// share them. It panics if reg is nil.
 //
 // The handler starts no goroutines and is safe for concurrent use. Metrics
 // are streamed as they are encoded, so an error half-way through (a client
@@ -98,8 +126,17 @@ func Handler(reg *metric.Registry, opts *HandlerOpts) http.Handler {
 	case n > 0:
 		h.sem = make(chan struct{}, n)
 	}
-	if !o.DisableRuntimeMetrics {
-		h.runtime = newRuntimeSource(o.Logger)
+	switch {
+	case o.DisableRuntimeMetrics:
+	case o.ClientGolangRuntime:
+		h.bridge = newRuntimeBridge()
+	default:
+		h.runtime = runtimeTable()
+	}
+	for _, g := range o.Gatherers {
+		if g != nil {
+			h.gatherers = append(h.gatherers, g)
+		}
 	}
 	return h
 }
@@ -110,8 +147,12 @@ type handler struct {
 	tokenHash  *[sha256.Size]byte // nil: no authentication
 	sem        chan struct{}      // nil: no in-flight limit
 	noCompress bool
-	runtime    *runtimeSource // nil: runtime metrics disabled
+	runtime    *rtTable              // native runtime metrics; nil: off
+	bridge     prometheus.Gatherer   // client_golang's runtime collectors; nil: off
+	gatherers  []prometheus.Gatherer // extra gatherers
 	self       *selfMetrics
+
+	logged sync.Map // names of skipped families and IDs of panicking series, logged once
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -211,27 +252,49 @@ type writeError struct{ err error }
 func (e *writeError) Error() string { return e.err.Error() }
 func (e *writeError) Unwrap() error { return e.err }
 
-// encode writes the vitals families and then the runtime families to out.
-// Only write errors are returned; a family that fails to encode is logged,
-// counted and left out.
+// encode writes the vitals families, then the runtime families, then
+// those of the gatherers, to out. Only write errors are returned; a
+// gathered family that fails to encode is logged, counted and left out.
 func (h *handler) encode(out io.Writer, f format, filter func(string) bool) error {
 	e := getEncoder(out)
 	defer putEncoder(e)
+	e.onPanic = h.callbackPanicked
 
-	var runtime []*dto.MetricFamily
+	var rt *rtScratch
 	if h.runtime != nil {
-		var err error
-		runtime, err = h.runtime.gather(h.reg, filter)
-		if err != nil {
-			h.self.errRuntime.Inc()
-			h.logError("gathering runtime metrics failed; exporting what was gathered", err, f)
+		rt = rtScratchPool.Get().(*rtScratch)
+		defer rtScratchPool.Put(rt)
+		h.runtime.read(rt)
+		for i := range rt.fams {
+			c := &rt.fams[i]
+			switch {
+			case c.skip:
+			case filter != nil && !filter(c.name):
+				c.skip = true
+			case h.reg.Family(c.name) != nil:
+				c.skip = true
+				h.skipped(c.name, "runtime metric family skipped: a vitals family has the same name")
+			}
 		}
+	}
+	var extra []*dto.MetricFamily
+	var extraNames map[string]bool
+	if h.bridge != nil || len(h.gatherers) > 0 {
+		extra, extraNames = h.gatherExtra(filter, rt, f)
 	}
 
 	switch f {
 	case formatText:
 		e.writeRegistry(h.reg, filter)
-		for _, mf := range runtime {
+		if rt != nil {
+			for i := range rt.fams {
+				if c := &rt.fams[i]; !c.skip && e.err == nil {
+					e.writeConstText(c)
+					e.maybeFlush()
+				}
+			}
+		}
+		for _, mf := range extra {
 			if e.err != nil {
 				break
 			}
@@ -242,26 +305,10 @@ func (h *handler) encode(out io.Writer, f format, filter func(string) bool) erro
 			}
 			e.maybeFlush()
 		}
-	default:
-		ft := expfmt.NewFormat(expfmt.TypeProtoDelim)
-		if f == formatOpenMetrics {
-			ft = expfmt.NewFormat(expfmt.TypeOpenMetrics)
-		}
-		enc := expfmt.NewEncoder(e, ft)
-		var clash map[string]bool
-		if f == formatOpenMetrics {
-			clash = openMetricsClashes(h.reg, runtime, filter)
-		}
-		put := func(mf *dto.MetricFamily) {
-			if clash[mf.GetName()] {
-				mf = counterAsUnknown(mf)
-			}
-			mark := len(e.buf)
-			if err := enc.Encode(mf); err != nil {
-				e.truncate(mark)
-				h.encodeFailed(mf.GetName(), err, f)
-			}
-			e.maybeFlush()
+	case formatOpenMetrics:
+		clash := func(name string) bool {
+			base, ok := strings.CutSuffix(name, "_total")
+			return ok && h.exposed(base, filter, rt, extraNames)
 		}
 		for _, fam := range h.reg.Families() {
 			if e.err != nil {
@@ -270,20 +317,63 @@ func (h *handler) encode(out io.Writer, f format, filter func(string) bool) erro
 			if filter != nil && !filter(fam.Name) {
 				continue
 			}
-			if mf := familyToDTO(fam, &e.hv, f == formatProtobuf); mf != nil {
-				put(mf)
+			e.writeFamilyOM(fam, fam.Kind == metric.KindCounter && clash(fam.Name))
+			e.maybeFlush()
+		}
+		if rt != nil {
+			for i := range rt.fams {
+				if c := &rt.fams[i]; !c.skip && e.err == nil {
+					e.writeConstOM(c, c.kind == constCounter && clash(c.name))
+					e.maybeFlush()
+				}
 			}
 		}
-		for _, mf := range runtime {
+		for _, mf := range extra {
 			if e.err != nil {
 				break
 			}
-			put(mf)
+			if mf.GetType() == dto.MetricType_COUNTER && clash(mf.GetName()) {
+				mf = counterAsUnknown(mf)
+			}
+			mark := len(e.buf)
+			if _, err := expfmt.MetricFamilyToOpenMetrics(e, mf); err != nil {
+				e.truncate(mark)
+				h.encodeFailed(mf.GetName(), err, f)
+			}
+			e.maybeFlush()
 		}
-		if c, ok := enc.(expfmt.Closer); ok && e.err == nil {
-			// OpenMetrics' "# EOF"; a no-op for protobuf.
-			if err := c.Close(); err != nil {
-				h.encodeFailed("", err, f)
+		e.buf = append(e.buf, "# EOF\n"...)
+	default:
+		for _, fam := range h.reg.Families() {
+			if e.err != nil {
+				break
+			}
+			if filter != nil && !filter(fam.Name) {
+				continue
+			}
+			e.writeFamilyProto(fam)
+			e.maybeFlush()
+		}
+		if rt != nil {
+			for i := range rt.fams {
+				if c := &rt.fams[i]; !c.skip && e.err == nil {
+					e.writeConstProto(c)
+					e.maybeFlush()
+				}
+			}
+		}
+		if len(extra) > 0 {
+			enc := expfmt.NewEncoder(e, expfmt.NewFormat(expfmt.TypeProtoDelim))
+			for _, mf := range extra {
+				if e.err != nil {
+					break
+				}
+				mark := len(e.buf)
+				if err := enc.Encode(mf); err != nil {
+					e.truncate(mark)
+					h.encodeFailed(mf.GetName(), err, f)
+				}
+				e.maybeFlush()
 			}
 		}
 	}
@@ -292,6 +382,43 @@ func (h *handler) encode(out io.Writer, f format, filter func(string) bool) erro
 		return &writeError{e.err}
 	}
 	return nil
+}
+
+// exposed reports whether a family named name is in this scrape: a vitals
+// family with series, a runtime family not skipped, or a gathered family.
+func (h *handler) exposed(name string, filter func(string) bool, rt *rtScratch, extra map[string]bool) bool {
+	if filter != nil && !filter(name) {
+		return false
+	}
+	if fam := h.reg.Family(name); fam != nil {
+		return len(fam.Series()) > 0
+	}
+	if rt != nil {
+		if i, ok := h.runtime.byName[name]; ok && !rt.fams[i].skip {
+			return true
+		}
+	}
+	return extra[name]
+}
+
+// skipped counts a family left out for a name collision and logs it once
+// per name.
+func (h *handler) skipped(name, msg string) {
+	h.self.skipped.Inc()
+	if _, dup := h.logged.LoadOrStore(name, struct{}{}); !dup && h.logger != nil {
+		h.logger.Warn("vitals/exposition: "+msg, slog.String("family", name))
+	}
+}
+
+// callbackPanicked counts a GaugeFunc or CounterFunc callback that
+// panicked during a scrape (its series read NaN) and logs it once per
+// series.
+func (h *handler) callbackPanicked(f *metric.Family, s *metric.Series, r any) {
+	h.self.errCallback.Inc()
+	if _, dup := h.logged.LoadOrStore(s.ID, struct{}{}); !dup && h.logger != nil {
+		h.logger.Error("vitals/exposition: a metric callback panicked; its series reads NaN",
+			slog.String("family", f.Name), slog.String("labels", s.Text), slog.Any("panic", r))
+	}
 }
 
 func (h *handler) encodeFailed(family string, err error, f format) {

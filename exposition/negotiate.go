@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/prometheus/common/expfmt"
 )
@@ -60,6 +61,36 @@ var offered = []expfmt.Format{
 // negotiate picks the format and the exact Content-Type for an Accept
 // header. Anything it does not recognise gets the text format.
 func negotiate(accept string) (format, string) {
+	if accept == "" {
+		return formatText, ContentTypeText
+	}
+	slot := &negotiated[len(accept)%len(negotiated)]
+	if c := slot.Load(); c != nil && c.accept == accept {
+		return c.f, c.contentType
+	}
+	f, ct := negotiateSlow(accept)
+	if len(accept) <= maxCachedAccept {
+		slot.Store(&negotiation{accept: accept, f: f, contentType: ct})
+	}
+	return f, ct
+}
+
+// A scraper sends the same Accept header on every scrape, and
+// expfmt.NegotiateAccept allocates a dozen times to parse it: the last few
+// answers are kept, keyed by the header (a slot per length modulo 4, so a
+// Prometheus HA pair and a person with curl do not evict each other).
+var negotiated [4]atomic.Pointer[negotiation]
+
+// maxCachedAccept keeps an odd, huge Accept header from being retained.
+const maxCachedAccept = 512
+
+type negotiation struct {
+	accept      string
+	f           format
+	contentType string
+}
+
+func negotiateSlow(accept string) (format, string) {
 	accept = dropRefused(accept)
 	if accept == "" {
 		return formatText, ContentTypeText

@@ -11,9 +11,15 @@ const (
 	ScrapeDurationName = "vitals_scrape_duration_seconds"
 	// ScrapeErrorsName counts scrapes that failed part-way, by cause:
 	// "write" (the client went away or the connection broke), "encode"
-	// (a family could not be encoded and was left out) and "runtime"
-	// (the Go runtime or process collectors reported an error).
+	// (a family could not be encoded and was left out), "runtime" (the
+	// client_golang runtime collectors reported an error), "gather" (an
+	// extra gatherer reported an error) and "callback" (a GaugeFunc or
+	// CounterFunc callback panicked; its series read NaN).
 	ScrapeErrorsName = "vitals_scrape_errors_total"
+	// ScrapeSkippedName counts families left out of scrapes because a
+	// vitals family has the same name: runtime families and the families
+	// of HandlerOpts.Gatherers. It grows by one per family per scrape.
+	ScrapeSkippedName = "vitals_scrape_skipped_families_total"
 	// ScrapeRejectedName counts requests answered without metrics, by
 	// reason: "method" (405), "unauthorized" (401), "overloaded" (503,
 	// too many scrapes in flight) and "bad_request" (400, malformed query).
@@ -21,9 +27,11 @@ const (
 )
 
 const (
-	causeWrite   = "write"
-	causeEncode  = "encode"
-	causeRuntime = "runtime"
+	causeWrite    = "write"
+	causeEncode   = "encode"
+	causeRuntime  = "runtime"
+	causeGather   = "gather"
+	causeCallback = "callback"
 
 	reasonMethod       = "method"
 	reasonUnauthorized = "unauthorized"
@@ -36,7 +44,9 @@ const (
 type selfMetrics struct {
 	duration [numFormats]*metric.Histogram
 
-	errWrite, errEncode, errRuntime *metric.Counter
+	errWrite, errEncode, errRuntime, errGather, errCallback *metric.Counter
+
+	skipped *metric.Counter
 
 	rejMethod, rejUnauthorized, rejOverloaded, rejBadRequest *metric.Counter
 }
@@ -52,8 +62,12 @@ func newSelfMetrics(reg *metric.Registry) *selfMetrics {
 	})
 	errs := reg.CounterVec(metric.Opts{
 		Name:   ScrapeErrorsName,
-		Help:   "Scrapes that failed part-way, by cause: write (client went away), encode (a family was left out), runtime (Go runtime or process collector error).",
+		Help:   "Scrapes that failed part-way, by cause: write (client went away), encode (a family was left out), runtime (client_golang runtime collector error), gather (extra gatherer error), callback (a metric callback panicked).",
 		Labels: []string{"cause"},
+	})
+	skipped := reg.Counter(metric.Opts{
+		Name: ScrapeSkippedName,
+		Help: "Runtime or gathered metric families left out of a scrape because a vitals family has the same name.",
 	})
 	rej := reg.CounterVec(metric.Opts{
 		Name:   ScrapeRejectedName,
@@ -64,6 +78,9 @@ func newSelfMetrics(reg *metric.Registry) *selfMetrics {
 		errWrite:        errs.With(causeWrite),
 		errEncode:       errs.With(causeEncode),
 		errRuntime:      errs.With(causeRuntime),
+		errGather:       errs.With(causeGather),
+		errCallback:     errs.With(causeCallback),
+		skipped:         skipped,
 		rejMethod:       rej.With(reasonMethod),
 		rejUnauthorized: rej.With(reasonUnauthorized),
 		rejOverloaded:   rej.With(reasonOverloaded),

@@ -42,8 +42,11 @@ const (
 	// calls (and gzip blocks) low without holding a whole large exposition.
 	flushThreshold = 32 << 10
 	// maxPooledBuffer keeps an encoder whose buffer grew for one huge line
-	// (a megabyte label value) from pinning that memory in the pool.
-	maxPooledBuffer = 256 << 10
+	// (a megabyte label value) from pinning that memory in the pool. The
+	// protobuf format holds a whole family in the buffer (its length comes
+	// first), so the bound leaves room for a family of about 2,000
+	// histograms.
+	maxPooledBuffer = 1 << 20
 )
 
 // textEncoder is a buffered writer that formats metric families. It also
@@ -67,6 +70,13 @@ type textEncoder struct {
 	leBounds []float64
 	leText   []byte
 	leEnd    []int
+	leOM     bool // leText is in OpenMetrics' spelling
+
+	order []int // label indices sorted by name (protobuf)
+
+	// onPanic, when set, hears of a callback series whose callback
+	// panicked; its value is written as NaN either way.
+	onPanic func(f *metric.Family, s *metric.Series, r any)
 }
 
 var encoderPool = sync.Pool{New: func() any {
@@ -87,6 +97,7 @@ func putEncoder(e *textEncoder) {
 	e.buf = e.buf[:0]
 	e.w = nil
 	e.err = nil
+	e.onPanic = nil
 	encoderPool.Put(e)
 }
 
@@ -164,7 +175,7 @@ func (e *textEncoder) writeFamily(f *metric.Family) {
 	if f.Kind == metric.KindHistogram {
 		for _, s := range series {
 			if s.Histogram != nil {
-				e.writeHistogram(f.Name, s)
+				e.writeHistogram(f.Name, s, false)
 				e.maybeFlush()
 				if e.err != nil {
 					return
@@ -182,7 +193,7 @@ func (e *textEncoder) writeFamily(f *metric.Family) {
 		case s.Gauge != nil:
 			b = strconv.AppendInt(b, s.Gauge.Value(), 10)
 		default:
-			b = appendFloat(b, s.Value())
+			b = appendFloat(b, e.value(f, s))
 		}
 		e.buf = append(b, '\n')
 		e.maybeFlush()
@@ -204,10 +215,12 @@ func (e *textEncoder) writeHeader(f *metric.Family) {
 	e.buf = append(b, '\n')
 }
 
-func (e *textEncoder) writeHistogram(name string, s *metric.Series) {
+// writeHistogram writes a histogram series in the text format or, with om,
+// in OpenMetrics (floats with a '.' or an exponent).
+func (e *textEncoder) writeHistogram(name string, s *metric.Series, om bool) {
 	hv := &e.hv
 	s.Histogram.Read(hv)
-	e.prepareLe(hv.ClassicBounds)
+	e.prepareLe(hv.ClassicBounds, om)
 	b := e.buf
 	start := 0
 	for i := range hv.ClassicBounds {
@@ -229,7 +242,11 @@ func (e *textEncoder) writeHistogram(name string, s *metric.Series) {
 
 	b = appendSeriesName(b, name, "_sum", s.Text)
 	b = append(b, ' ')
-	b = appendFloat(b, hv.Sum)
+	if om {
+		b = appendFloatOM(b, hv.Sum)
+	} else {
+		b = appendFloat(b, hv.Sum)
+	}
 	b = append(b, '\n')
 
 	b = appendSeriesName(b, name, "_count", s.Text)
@@ -239,17 +256,22 @@ func (e *textEncoder) writeHistogram(name string, s *metric.Series) {
 }
 
 // prepareLe renders le="bound" for each bound unless the previous
-// histogram had the same bounds.
-func (e *textEncoder) prepareLe(bounds []float64) {
-	if len(e.leEnd) == len(bounds) && slices.Equal(e.leBounds, bounds) {
+// histogram had the same bounds (in the same format).
+func (e *textEncoder) prepareLe(bounds []float64, om bool) {
+	if e.leOM == om && len(e.leEnd) == len(bounds) && slices.Equal(e.leBounds, bounds) {
 		return
 	}
+	e.leOM = om
 	e.leBounds = append(e.leBounds[:0], bounds...)
 	e.leText = e.leText[:0]
 	e.leEnd = e.leEnd[:0]
 	for _, v := range bounds {
 		e.leText = append(e.leText, `le="`...)
-		e.leText = appendFloat(e.leText, v)
+		if om {
+			e.leText = appendFloatOM(e.leText, v)
+		} else {
+			e.leText = appendFloat(e.leText, v)
+		}
 		e.leText = append(e.leText, '"')
 		e.leEnd = append(e.leEnd, len(e.leText))
 	}
@@ -309,4 +331,26 @@ func appendFloat(b []byte, f float64) []byte {
 		return append(b, "-Inf"...)
 	}
 	return strconv.AppendFloat(b, f, 'g', -1, 64)
+}
+
+// value returns a counter or gauge series' value. A callback that panics
+// is contained: the series reads NaN, the rest of the scrape goes on, and
+// onPanic (the Handler's count and log) hears of it.
+func (e *textEncoder) value(f *metric.Family, s *metric.Series) float64 {
+	if !s.IsFunc() {
+		return s.Value()
+	}
+	return e.callback(f, s)
+}
+
+func (e *textEncoder) callback(f *metric.Family, s *metric.Series) (v float64) {
+	defer func() {
+		if r := recover(); r != nil {
+			v = math.NaN()
+			if e.onPanic != nil {
+				e.onPanic(f, s, r)
+			}
+		}
+	}()
+	return s.Value()
 }
