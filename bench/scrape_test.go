@@ -61,24 +61,28 @@ var (
 )
 
 func vitalsScrapeFixture() *metric.Registry {
-	vitalsScrapeOnce.Do(func() {
-		reg := metric.NewRegistry()
-		for f := range counterFamilies {
-			vec := reg.CounterVec(metric.Opts{Name: counterFamilyName(f), Help: "Benchmark requests.", Labels: []string{"route", "code"}})
-			for i := range seriesPerFamily {
-				r, c := counterLabels(i)
-				vec.With(r, c).Add(counterValue(f, i))
-			}
-		}
-		for f := range histogramFamilies {
-			vec := reg.HistogramVec(metric.Opts{Name: histogramFamilyName(f), Unit: "seconds", Help: "Benchmark request duration.", Labels: []string{"route"}})
-			for i := range seriesPerFamily {
-				histogramValues(f, i, vec.With(route(i)).Observe)
-			}
-		}
-		vitalsScrapeReg = reg
-	})
+	vitalsScrapeOnce.Do(func() { vitalsScrapeReg = newVitalsScrapeRegistry(counterFamilies, histogramFamilies, seriesPerFamily) })
 	return vitalsScrapeReg
+}
+
+// newVitalsScrapeRegistry builds the scrape workload at any size: counters
+// and histograms families of perFamily series each.
+func newVitalsScrapeRegistry(counters, histograms, perFamily int) *metric.Registry {
+	reg := metric.NewRegistry()
+	for f := range counters {
+		vec := reg.CounterVec(metric.Opts{Name: counterFamilyName(f), Help: "Benchmark requests.", Labels: []string{"route", "code"}})
+		for i := range perFamily {
+			r, c := counterLabels(i)
+			vec.With(r, c).Add(counterValue(f, i))
+		}
+	}
+	for f := range histograms {
+		vec := reg.HistogramVec(metric.Opts{Name: histogramFamilyName(f), Unit: "seconds", Help: "Benchmark request duration.", Labels: []string{"route"}})
+		for i := range perFamily {
+			histogramValues(f, i, vec.With(route(i)).Observe)
+		}
+	}
+	return reg
 }
 
 var (
@@ -87,26 +91,29 @@ var (
 )
 
 func promScrapeFixture() *prometheus.Registry {
-	promScrapeOnce.Do(func() {
-		reg := prometheus.NewRegistry()
-		for f := range counterFamilies {
-			vec := prometheus.NewCounterVec(prometheus.CounterOpts{Name: counterFamilyName(f), Help: "Benchmark requests."}, []string{"route", "code"})
-			reg.MustRegister(vec)
-			for i := range seriesPerFamily {
-				r, c := counterLabels(i)
-				vec.WithLabelValues(r, c).Add(float64(counterValue(f, i)))
-			}
-		}
-		for f := range histogramFamilies {
-			vec := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: histogramFamilyName(f), Help: "Benchmark request duration.", Buckets: prometheus.DefBuckets}, []string{"route"})
-			reg.MustRegister(vec)
-			for i := range seriesPerFamily {
-				histogramValues(f, i, vec.WithLabelValues(route(i)).Observe)
-			}
-		}
-		promScrapeReg = reg
-	})
+	promScrapeOnce.Do(func() { promScrapeReg = newPromScrapeRegistry(counterFamilies, histogramFamilies, seriesPerFamily) })
 	return promScrapeReg
+}
+
+// newPromScrapeRegistry is newVitalsScrapeRegistry in client_golang.
+func newPromScrapeRegistry(counters, histograms, perFamily int) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	for f := range counters {
+		vec := prometheus.NewCounterVec(prometheus.CounterOpts{Name: counterFamilyName(f), Help: "Benchmark requests."}, []string{"route", "code"})
+		reg.MustRegister(vec)
+		for i := range perFamily {
+			r, c := counterLabels(i)
+			vec.WithLabelValues(r, c).Add(float64(counterValue(f, i)))
+		}
+	}
+	for f := range histograms {
+		vec := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: histogramFamilyName(f), Help: "Benchmark request duration.", Buckets: prometheus.DefBuckets}, []string{"route"})
+		reg.MustRegister(vec)
+		for i := range perFamily {
+			histogramValues(f, i, vec.WithLabelValues(route(i)).Observe)
+		}
+	}
+	return reg
 }
 
 var (
