@@ -59,3 +59,9 @@ func ExampleMonitor_AddConsumer() {
 	// tick 1 jobs 3
 	// tick 2 jobs 4
 }
+
+func ExampleMonitor_MaxOperations() {
+	m := vitals.New(&vitals.Options{MaxOperations: 50})
+	fmt.Println(m.MaxOperations(), vitals.New(nil).MaxOperations())
+	// Output: 50 500
+}

@@ -83,7 +83,8 @@ type Monitor struct {
 	subMu sync.Mutex
 	subs  map[*Subscription]struct{}
 
-	ops *operations
+	ops    *operations
+	maxOps int
 
 	lifeMu  sync.Mutex
 	started bool
@@ -143,6 +144,7 @@ func New(opts *Options) *Monitor {
 		subscribers: r.Gauge(metric.Opts{Name: "vitals_subscribers",
 			Help: "Snapshot subscriptions currently open."}),
 	}
+	m.maxOps = o.MaxOperations
 	m.ops = newOperations(m, o.MaxOperations)
 	return m
 }
@@ -152,6 +154,12 @@ func (m *Monitor) Registry() *metric.Registry { return m.reg }
 
 // Interval returns the collector tick.
 func (m *Monitor) Interval() time.Duration { return m.interval }
+
+// MaxOperations returns the cap on distinct operation names:
+// Options.MaxOperations, or its default (500) when that was 0 or negative.
+// Components that key series by operation (vitalshttp's response series)
+// cap themselves with it.
+func (m *Monitor) MaxOperations() int { return m.maxOps }
 
 // Clock returns the Monitor's clock.
 func (m *Monitor) Clock() Clock { return m.clock }

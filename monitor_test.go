@@ -176,6 +176,12 @@ func TestSpanEnd(t *testing.T) {
 
 func TestOperationCap(t *testing.T) {
 	m := New(&Options{MaxOperations: 3})
+	if got := m.MaxOperations(); got != 3 {
+		t.Fatalf("MaxOperations() = %d, want 3", got)
+	}
+	if got := New(nil).MaxOperations(); got != 500 {
+		t.Fatalf("default MaxOperations() = %d, want 500", got)
+	}
 	for _, n := range []string{"a", "b", "c", "d", "e"} {
 		m.Operation(n).Observe(time.Millisecond, nil)
 	}
