@@ -453,12 +453,7 @@ func TestNeverAnsweringReceiverBoundsQueueAndCountsTimeouts(t *testing.T) {
 	o := f.options(Endpoint{URL: rc.url(), Timeout: 50 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 	o.MaxQueueBytes = 8 << 10
 	o.Dir = t.TempDir()
-	w, err := New(f.m, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Start()
-	defer w.Close()
+	w := f.start(t, o)
 	for i := range 200 {
 		f.reqs.Inc()
 		f.lat.Observe(float64(i))
