@@ -3,10 +3,11 @@ package exposition
 import (
 	"bytes"
 	"errors"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/bizra/vitals/internal/testutil"
 )
 
 // TestPromtoolCheckMetrics runs the real promtool on a whole text scrape
@@ -16,10 +17,7 @@ import (
 //	GOBIN=/tmp/bin go install github.com/prometheus/prometheus/cmd/promtool@v0.316.0
 //	VITALS_PROMTOOL=/tmp/bin/promtool go test -run Promtool ./exposition/
 func TestPromtoolCheckMetrics(t *testing.T) {
-	promtool := os.Getenv("VITALS_PROMTOOL")
-	if promtool == "" {
-		t.Skip("VITALS_PROMTOOL is not set: set it to a promtool binary to lint the text exposition with `promtool check metrics`")
-	}
+	promtool := testutil.Promtool(t)
 	reg := newFixture(t)
 	h := Handler(reg, nil)
 	scrape(t, h, "GET", "/metrics") // give the self-metrics observations

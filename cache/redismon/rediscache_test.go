@@ -18,6 +18,7 @@ import (
 	"github.com/bizra/vitals/cache"
 	"github.com/bizra/vitals/cache/ottermon"
 	"github.com/bizra/vitals/internal/faultnet"
+	"github.com/bizra/vitals/internal/testutil"
 	"github.com/bizra/vitals/score"
 )
 
@@ -30,14 +31,12 @@ type quiet struct{}
 
 func (quiet) Printf(context.Context, string, ...any) {}
 
-// redisAddr returns VITALS_TEST_REDIS, skipping when it is unset and
-// failing when it is set but Redis does not answer.
+// redisAddr returns VITALS_TEST_REDIS through testutil.Redis (a skip,
+// announced once, when it is unset; a failure when nothing listens), and
+// fails when what listens does not answer PING as Redis does.
 func redisAddr(t *testing.T) string {
 	t.Helper()
-	addr := os.Getenv("VITALS_TEST_REDIS")
-	if addr == "" {
-		t.Skip("VITALS_TEST_REDIS is not set (e.g. 127.0.0.1:6379): skipping the Redis tests")
-	}
+	addr := testutil.Redis(t)
 	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 3 * time.Second})
 	defer c.Close()
 	if err := c.Ping(context.Background()).Err(); err != nil {

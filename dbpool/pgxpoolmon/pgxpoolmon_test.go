@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,19 +23,18 @@ import (
 	"github.com/bizra/vitals/dbpool"
 	"github.com/bizra/vitals/health"
 	"github.com/bizra/vitals/internal/faultnet"
+	"github.com/bizra/vitals/internal/testutil"
 	"github.com/bizra/vitals/score"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// postgresURL returns VITALS_TEST_POSTGRES, skipping when it is unset and
-// failing when it is set but the server does not answer.
+// postgresURL returns VITALS_TEST_POSTGRES through testutil.Postgres (a
+// skip, announced once, when it is unset; a failure when nothing
+// listens), and fails when the server does not accept a connection.
 func postgresURL(t *testing.T) string {
 	t.Helper()
-	url := os.Getenv("VITALS_TEST_POSTGRES")
-	if url == "" {
-		t.Skip("VITALS_TEST_POSTGRES is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable): skipping the PostgreSQL tests")
-	}
+	url := testutil.Postgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c, err := pgx.Connect(ctx, url)
@@ -240,8 +240,10 @@ func TestTerminatedBackends(t *testing.T) {
 	// ratio and says why.
 	m.Clock().(*vitals.ManualClock).Advance(time.Second)
 	m.Collect()
+	// (Any recommendation: on a loaded machine the reconnects' waits can
+	// rank the wait factor first, as worst-first ordering should.)
 	if st := pool.Monitor().Stats(); st.Score.Status == score.Pass || st.ConnectionErrors[dbpool.Broken] != float64(failures) ||
-		len(st.Score.Recommendations) == 0 || !strings.Contains(st.Score.Recommendations[0], "broken") {
+		!slices.ContainsFunc(st.Score.Recommendations, func(r string) bool { return strings.Contains(r, "broken") }) {
 		t.Fatalf("after terminated backends: score %v %v %q, broken %v", st.Score.Value, st.Score.Status,
 			st.Score.Recommendations, st.ConnectionErrors)
 	}
