@@ -56,6 +56,12 @@ const (
 
 func newRWRegistry() (*vitals.Monitor, func()) {
 	m := vitals.New(nil)
+	return m, fillRW(m)
+}
+
+// fillRW registers the 10,000 series in m and returns the function that
+// changes their values between pushes.
+func fillRW(m *vitals.Monitor) func() {
 	r := m.Registry()
 	var ctrs []*metric.Counter
 	for f := 0; f < rwFamilies; f++ {
@@ -86,7 +92,7 @@ func newRWRegistry() (*vitals.Monitor, func()) {
 	}
 	// Values change between pushes, as in a live service.
 	tick := 0
-	return m, func() {
+	return func() {
 		tick++
 		for i, c := range ctrs {
 			if i%4 == tick%4 {
@@ -311,45 +317,89 @@ func expRequest(r *metric.Registry, ts int64) *writev2.Request {
 }
 
 // BenchmarkRemoteWriteOutageQueue: the durable queue while the receiver is
-// down for one hour at 10,000 series every 15 s (240 pushes, none sent).
-// Reports disk bytes per queued sample and write amplification (bytes
-// written to disk, frames and cursor included, over the encoded pushes'
-// bytes).
+// down for one hour at 10,000 series every 15 s: 240 pushes on a manual
+// clock moved 15 s between them, none sent (the writer is not started).
+// Reported:
+//
+//	disk-B/sample   the queue directory's bytes over the samples queued
+//	write-amp       bytes the process wrote (write system calls, from
+//	                /proc/self/io) over the encoded pushes' bytes
+//	disk-amp        the directory's bytes over the encoded pushes' bytes
+//	writes/push     write system calls per push
+//	disk-MiB/hour   the directory after the hour
 func BenchmarkRemoteWriteOutageQueue(b *testing.B) {
 	const pushes = 240
-	const samples = rwFamilies*rwSeriesPerF + rwHistograms
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		m, change := newRWRegistry()
+		clock := vitals.NewManualClock(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+		m := vitals.New(&vitals.Options{Clock: clock})
+		change := fillRW(m)
 		dir := b.TempDir()
 		w, err := remotewrite.New(m, &remotewrite.Options{
-			// Nothing listens here: the writer is never started, so the
-			// pushes stay queued as in an outage.
 			Endpoints: []remotewrite.Endpoint{{URL: "http://127.0.0.1:1/api/v1/write", Version: remotewrite.V2}},
-			Interval:  time.Hour, Dir: dir, FlushTimeout: -1, Logger: slog.New(slog.DiscardHandler),
+			Interval:  15 * time.Second, Dir: dir, FlushTimeout: -1, Filter: notSelf, Logger: slog.New(slog.DiscardHandler),
 		})
 		if err != nil {
 			b.Fatal(err)
 		}
+		var samples int
+		for _, f := range m.Registry().Families() {
+			if notSelf(f, nil) {
+				samples += len(f.Series())
+			}
+		}
+		io0 := procIO(b)
 		b.StartTimer()
 		for p := 0; p < pushes; p++ {
 			change()
-			time.Sleep(time.Millisecond)
+			clock.Advance(15 * time.Second)
 			if err := w.Push(); err != nil {
 				b.Fatal(err)
 			}
 		}
 		b.StopTimer()
+		io1 := procIO(b)
 		disk := dirBytes(dir)
+		queued := gaugeValue(m, "vitals_remote_write_queue_bytes")
+		records := gaugeValue(m, "vitals_remote_write_queue_records")
 		w.Close()
-		// Segments are append-only and nothing is rewritten while the
-		// receiver is down: bytes written = the files' size. The encoded
-		// pushes are that less the 24-byte frame header of each push.
-		payload := disk - 24*pushes
-		b.ReportMetric(float64(disk)/pushes/samples, "disk-B/sample")
-		b.ReportMetric(float64(disk)/float64(payload), "write-amp")
+		if records != pushes {
+			b.Fatalf("%v pushes queued, want %d", records, pushes)
+		}
+		// A queued push is its encoded bytes and a 24-byte frame header.
+		payload := queued - 24*records
+		b.ReportMetric(float64(disk)/pushes/float64(samples), "disk-B/sample")
+		b.ReportMetric(float64(io1["wchar"]-io0["wchar"])/payload, "write-amp")
+		b.ReportMetric(float64(disk)/payload, "disk-amp")
+		b.ReportMetric(float64(io1["syscw"]-io0["syscw"])/pushes, "writes/push")
+		b.ReportMetric(float64(io1["write_bytes"]-io0["write_bytes"])/payload, "storage-amp")
 		b.ReportMetric(float64(disk)/(1<<20), "disk-MiB/hour")
 	}
+}
+
+// procIO reads the process' I/O counters (Linux); the benchmark is
+// skipped where there are none.
+func procIO(b *testing.B) map[string]int64 {
+	data, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		b.Skip("no /proc/self/io:", err)
+	}
+	out := map[string]int64{}
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(line, ": ")
+		if n, err := strconv.ParseInt(v, 10, 64); ok && err == nil {
+			out[k] = n
+		}
+	}
+	return out
+}
+
+func gaugeValue(m *vitals.Monitor, name string) float64 {
+	var n float64
+	for _, s := range m.Registry().Family(name).Series() {
+		n += s.Value()
+	}
+	return n
 }
 
 func dirBytes(dir string) int64 {
