@@ -6,8 +6,10 @@
 //
 // Every Interval (15 s) the Writer reads the registry's series directly
 // (the same instruments a scrape of /metrics reads), encodes them once per
-// protocol version with the Prometheus project's own message types, and
-// appends the result to each endpoint's queue. Each endpoint's sender
+// protocol version (1.0 with the Prometheus project's own message types,
+// 2.0 straight to the same wire format, byte for byte what those types
+// write, without allocating), and appends the result to each endpoint's
+// queue. Each endpoint's sender
 // sends the queue oldest first, splitting a push into requests of at most
 // MaxSamplesPerSend samples sent by up to MaxShards shards in parallel.
 // 5xx and 429 answers, timeouts and broken connections are retried with
