@@ -72,3 +72,32 @@ func BenchmarkEncode(b *testing.B) {
 		})
 	}
 }
+
+// A push of one full request (above 64 KiB) and a small remainder (4 to 16
+// KiB) made the snappy encoder allocate both its hash tables again at
+// every push, as they share one pool; the last two requests now share the
+// remainder (balanceTail), and a push allocates nothing.
+func TestEncodeFullAndSmallPartAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are checked without -race")
+	}
+	m := vitals.New(nil)
+	r := m.Registry()
+	c := r.CounterVec(metric.Opts{Name: "requests_total", Help: "Requests.", Labels: []string{"route", "code"}, MaxSeries: 4000})
+	for i := range 2100 {
+		c.With("/route/"+strconv.Itoa(i), strconv.Itoa(200+i%7)).Add(uint64(i))
+	}
+	cat := newCatalog(newLabelSet("job", "inst", nil), nil, time.Now().UnixMilli())
+	for _, v := range []Version{V1, V2} {
+		enc := newEncoder(v, 2000, cat)
+		fams := r.Families()
+		enc.encode(fams, 1)
+		ts := int64(2)
+		if allocs := testing.AllocsPerRun(10, func() {
+			ts++
+			enc.encode(fams, ts)
+		}); allocs != 0 {
+			t.Errorf("version %v: %v allocations per push, want 0", v, allocs)
+		}
+	}
+}
