@@ -299,6 +299,9 @@ func layout(secs []*section, n, width int) []Line {
 			out = append(out, Line{Text: cut(fmt.Sprintf("  ... %d more%s", more, s.hint), width)})
 		}
 	}
+	if len(out) > n { // a single section on a screen too short for a row of it
+		out = out[:n]
+	}
 	return out
 }
 
