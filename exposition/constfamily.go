@@ -156,13 +156,7 @@ func (e *textEncoder) writeConstProto(c *constFamily) {
 	b = appendFamilyHeaderProto(b, c.name, c.help, constTypeProto[c.kind])
 	b, m := beginMessage(b, 4) // metric
 	if c.labelName != "" {
-		var lp int
-		b, lp = beginMessage(b, 1)
-		b = protowire.AppendTag(b, 1, protowire.BytesType)
-		b = protowire.AppendString(b, c.labelName)
-		b = protowire.AppendTag(b, 2, protowire.BytesType)
-		b = protowire.AppendString(b, c.labelValue)
-		b = endMessage(b, lp)
+		b = appendLabelPair(b, c.labelName, c.labelValue)
 	}
 	switch c.kind {
 	case constCounter, constGauge:
@@ -194,8 +188,7 @@ func (e *textEncoder) writeConstProto(c *constFamily) {
 	}
 	b = endMessage(b, m)
 	if c.unit != "" {
-		b = protowire.AppendTag(b, 5, protowire.BytesType)
-		b = protowire.AppendString(b, c.unit)
+		b = appendStringField(b, 5, c.unit)
 	}
 	e.buf = endDelimited(b, fam)
 }

@@ -23,7 +23,7 @@ import (
 // beginMessage appends the tag of a length-delimited field and a one-byte
 // length placeholder; it returns the offset where the body starts.
 func beginMessage(b []byte, num protowire.Number) ([]byte, int) {
-	b = protowire.AppendTag(b, num, protowire.BytesType)
+	b = appendTag(b, num, protowire.BytesType)
 	return beginDelimited(b)
 }
 
@@ -53,29 +53,59 @@ func endDelimited(b []byte, start int) []byte {
 	return b
 }
 
+// appendTag appends the tag of field num (below 16, as every field written
+// here is) in its one byte.
+func appendTag(b []byte, num protowire.Number, typ protowire.Type) []byte {
+	return append(b, byte(num)<<3|byte(typ))
+}
+
+// appendVarint is protowire.AppendVarint with the one-byte case inlined:
+// most counts, lengths and deltas are below 128.
+func appendVarint(b []byte, v uint64) []byte {
+	if v < 0x80 {
+		return append(b, byte(v))
+	}
+	return protowire.AppendVarint(b, v)
+}
+
 func appendDouble(b []byte, num protowire.Number, v float64) []byte {
-	b = protowire.AppendTag(b, num, protowire.Fixed64Type)
+	b = appendTag(b, num, protowire.Fixed64Type)
 	return protowire.AppendFixed64(b, math.Float64bits(v))
 }
 
 func appendUvarint(b []byte, num protowire.Number, v uint64) []byte {
-	b = protowire.AppendTag(b, num, protowire.VarintType)
-	return protowire.AppendVarint(b, v)
+	b = appendTag(b, num, protowire.VarintType)
+	return appendVarint(b, v)
+}
+
+// appendStringField appends a string (or bytes) field.
+func appendStringField(b []byte, num protowire.Number, s string) []byte {
+	b = appendTag(b, num, protowire.BytesType)
+	b = appendVarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// appendLabelPair appends a LabelPair (field 1 of Metric), whose length is
+// known up front.
+func appendLabelPair(b []byte, name, value string) []byte {
+	n := 2 + protowire.SizeVarint(uint64(len(name))) + len(name) + protowire.SizeVarint(uint64(len(value))) + len(value)
+	b = appendTag(b, 1, protowire.BytesType)
+	b = appendVarint(b, uint64(n))
+	b = appendStringField(b, 1, name)
+	return appendStringField(b, 2, value)
 }
 
 // appendFamilyHeaderProto appends MetricFamily's name, help and type.
 func appendFamilyHeaderProto(b []byte, name, help string, typ uint64) []byte {
-	b = protowire.AppendTag(b, 1, protowire.BytesType)
-	b = protowire.AppendString(b, name)
-	b = protowire.AppendTag(b, 2, protowire.BytesType)
-	b = protowire.AppendString(b, help)
+	b = appendStringField(b, 1, name)
+	b = appendStringField(b, 2, help)
 	return appendUvarint(b, 3, typ)
 }
 
 // appendValueMessage appends a Gauge, Counter or Untyped message (all have
 // value as field 1) as field num of Metric.
 func appendValueMessage(b []byte, num protowire.Number, v float64) []byte {
-	b = protowire.AppendTag(b, num, protowire.BytesType)
+	b = appendTag(b, num, protowire.BytesType)
 	b = append(b, 9) // tag (1 byte) + fixed64 (8 bytes)
 	return appendDouble(b, 1, v)
 }
@@ -89,10 +119,10 @@ func appendCountSumProto(b []byte, count uint64, sum float64) []byte {
 
 // appendBucketProto appends a classic Bucket (field 3 of Histogram).
 func appendBucketProto(b []byte, cumulative uint64, upper float64) []byte {
-	b, m := beginMessage(b, 3)
+	b = appendTag(b, 3, protowire.BytesType)
+	b = append(b, byte(10+protowire.SizeVarint(cumulative))) // at most 20 bytes
 	b = appendUvarint(b, 1, cumulative)
-	b = appendDouble(b, 2, upper)
-	return endMessage(b, m)
+	return appendDouble(b, 2, upper)
 }
 
 // writeFamilyProto writes f as a delimited MetricFamily. It writes nothing
@@ -125,13 +155,7 @@ func (e *textEncoder) writeFamilyProto(f *metric.Family) {
 		b, m = beginMessage(b, 4)
 		if len(e.order) > 0 && len(s.Values) == len(f.Labels) {
 			for _, j := range e.order {
-				var lp int
-				b, lp = beginMessage(b, 1)
-				b = protowire.AppendTag(b, 1, protowire.BytesType)
-				b = protowire.AppendString(b, f.Labels[j])
-				b = protowire.AppendTag(b, 2, protowire.BytesType)
-				b = protowire.AppendString(b, s.Values[j])
-				b = endMessage(b, lp)
+				b = appendLabelPair(b, f.Labels[j], s.Values[j])
 			}
 		}
 		switch f.Kind {
@@ -146,8 +170,7 @@ func (e *textEncoder) writeFamilyProto(f *metric.Family) {
 		b = endMessage(b, m)
 	}
 	if unitAllowed(f) {
-		b = protowire.AppendTag(b, 5, protowire.BytesType)
-		b = protowire.AppendString(b, f.Unit)
+		b = appendStringField(b, 5, f.Unit)
 	}
 	e.buf = endDelimited(b, fam)
 }
@@ -165,8 +188,7 @@ func appendHistogramProto(b []byte, hv *metric.HistogramValue) []byte {
 		}
 		b = appendBucketProto(b, c, ub)
 	}
-	b = protowire.AppendTag(b, 5, protowire.VarintType)
-	b = protowire.AppendVarint(b, protowire.EncodeZigZag(int64(hv.Schema)))
+	b = appendUvarint(b, 5, protowire.EncodeZigZag(int64(hv.Schema)))
 	b = appendDouble(b, 6, hv.ZeroThreshold)
 	b = appendUvarint(b, 7, hv.ZeroCount)
 	b = appendNativeSpans(b, hv.Buckets)
@@ -188,11 +210,11 @@ func appendNativeSpans(b []byte, buckets []metric.Bucket) []byte {
 		last   int32
 	)
 	writeSpan := func(b []byte) []byte {
-		b, m := beginMessage(b, 12)
-		b = protowire.AppendTag(b, 1, protowire.VarintType)
-		b = protowire.AppendVarint(b, protowire.EncodeZigZag(int64(offset)))
-		b = appendUvarint(b, 2, uint64(length))
-		return endMessage(b, m)
+		off := protowire.EncodeZigZag(int64(offset))
+		b = appendTag(b, 12, protowire.BytesType)
+		b = append(b, byte(2+protowire.SizeVarint(off)+protowire.SizeVarint(uint64(length)))) // at most 17 bytes
+		b = appendUvarint(b, 1, off)
+		return appendUvarint(b, 2, uint64(length))
 	}
 	for i, bk := range buckets {
 		switch gap := int64(bk.Key) - int64(last) - 1; {
@@ -213,14 +235,12 @@ func appendNativeSpans(b []byte, buckets []metric.Bucket) []byte {
 	for i, bk := range buckets {
 		if gap := int64(bk.Key) - int64(last) - 1; i > 0 && gap <= 2 {
 			for range gap {
-				b = protowire.AppendTag(b, 13, protowire.VarintType)
-				b = protowire.AppendVarint(b, protowire.EncodeZigZag(-prev))
+				b = appendUvarint(b, 13, protowire.EncodeZigZag(-prev))
 				prev = 0
 			}
 		}
 		c := int64(bk.Count)
-		b = protowire.AppendTag(b, 13, protowire.VarintType)
-		b = protowire.AppendVarint(b, protowire.EncodeZigZag(c-prev))
+		b = appendUvarint(b, 13, protowire.EncodeZigZag(c-prev))
 		prev = c
 		last = bk.Key
 	}
