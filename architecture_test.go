@@ -58,6 +58,7 @@ var packageMap = map[string]layer{
 	// Live streaming: WebSocket and SSE.
 	"stream":        {vitals: []string{".", "metric", "health", "internal/httpx"}, external: []string{"github.com/coder/websocket"}},
 	"stream/client": {external: []string{"github.com/coder/websocket"}},
+	"stream/web":    {},
 	// The load-test service (docs/PERFORMANCE.md, "Streaming").
 	"stream/internal/loadserver": {vitals: []string{".", "metric", "stream", "exposition"}},
 	"remotewrite": {vitals: []string{".", "metric"}, external: []string{

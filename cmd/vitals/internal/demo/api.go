@@ -47,6 +47,8 @@ func logSummary(log *slog.Logger, ops []vitals.OperationStats) {
 
 const index = `vitals demo: an example shop instrumented with vitals, under its own load.
 
+  /                          the live dashboard (a web page; docs/STREAMING.md)
+  /help                      this list
   /metrics                   Prometheus exposition (text, OpenMetrics, protobuf with native histograms)
   /api/v1/operations         per-operation p50/p95/p99/p99.9, rate and error ratio over the last minute
   /api/v1/series             every series, with type and unit, in windows and history

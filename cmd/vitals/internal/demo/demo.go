@@ -23,6 +23,7 @@ import (
 	"github.com/bizra/vitals/history/queryapi"
 	"github.com/bizra/vitals/internal/httpx"
 	"github.com/bizra/vitals/monitorsapi"
+	"github.com/bizra/vitals/stream/web"
 	"github.com/bizra/vitals/vitalshttp"
 )
 
@@ -242,7 +243,9 @@ func Run(ctx context.Context, cfg Config) error {
 	defer stopAlerting()
 	mux.Handle("/api/", requireToken(apiTok, api))
 	mux.Handle("/metrics/", requireToken(apiTok, api))
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+	// The live dashboard at / (stream/web); what the demo serves, as text, at /help.
+	web.NewHandler().Mount(mux)
+	mux.HandleFunc("GET /help", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprint(w, index)
 	})
@@ -305,7 +308,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer hl.Stop()
 	serve(srv, publicLimit.listener(ln))
 	base := "http://" + ln.Addr().String()
-	attrs := []any{"url", base, "metrics", base + "/metrics", "readiness", base + "/readyz?verbose",
+	attrs := []any{"url", base, "dashboard", base + "/", "help", base + "/help", "metrics", base + "/metrics", "readiness", base + "/readyz?verbose",
 		"performance", base + "/health/performance", "history", hist.Path(), "database", db.Driver(), "l2", l2Name(cfg.Redis),
 		"metrics_token", cfg.MetricsToken != "", "api_token", cfg.APIToken != ""}
 	if adminLn != nil {
