@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -225,6 +226,7 @@ type serverStats struct {
 	heap, stack, gorouts float64
 	clients              float64
 	hists                map[string]*dto.Histogram // vitals_operation_duration_seconds by operation
+	lag                  *dto.Histogram            // vitals_stream_delivery_lag_seconds
 	disconnects          map[string]float64
 	coalesced            float64
 }
@@ -252,6 +254,10 @@ func runStreamLoad(ctx context.Context, c *loadConfig, log io.Writer) (*loadResu
 	var mu sync.Mutex
 	sem := make(chan struct{}, c.Concurrency)
 	opts := &client.Options{Token: c.Token, HTTPClient: hc}
+	// Never-reading clients get a tiny receive buffer: the server's writes
+	// to them block within seconds, as they would behind a stuck browser.
+	slowOpts := &client.Options{Token: c.Token, HTTPClient: &http.Client{Transport: &http.Transport{
+		DisableKeepAlives: true, DialContext: (&net.Dialer{Control: smallRecvBuffer}).DialContext}}}
 	start := time.Now()
 	for i := range c.Clients + c.Slow {
 		if ctx.Err() != nil {
@@ -262,7 +268,11 @@ func runStreamLoad(ctx context.Context, c *loadConfig, log io.Writer) (*loadResu
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			conn, err := dialLoad(connCtx, c, opts)
+			o := opts
+			if i >= c.Clients {
+				o = slowOpts
+			}
+			conn, err := dialLoad(connCtx, c, o)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -502,6 +512,9 @@ func scrape(ctx context.Context, hc *http.Client, url, token string) (serverStat
 			s.clients += m.GetGauge().GetValue()
 		}
 	}
+	if f := fams["vitals_stream_delivery_lag_seconds"]; f != nil && len(f.Metric) > 0 {
+		s.lag = f.Metric[0].Histogram
+	}
 	s.hists = map[string]*dto.Histogram{}
 	if f := fams["vitals_operation_duration_seconds"]; f != nil {
 		for _, m := range f.Metric {
@@ -523,41 +536,48 @@ func labelValue(m *dto.Metric, name string) string {
 }
 
 // opDeltas is each operation's p99 over the observations between two
-// scrapes, interpolated within its classic bucket.
+// scrapes.
 func opDeltas(a, b map[string]*dto.Histogram) []opLatency {
 	var out []opLatency
 	for name, hb := range b {
-		ha := a[name]
-		n := hb.GetSampleCount()
-		if ha != nil {
-			n -= ha.GetSampleCount()
+		if n, p99 := deltaQuantile(a[name], hb, 0.99); n > 0 {
+			out = append(out, opLatency{name: name, count: n, p99: p99})
 		}
-		if n == 0 {
-			continue
-		}
-		rank := 0.99 * float64(n)
-		var prevCum, prevLE float64
-		p99 := math.NaN()
-		for i, bk := range hb.Bucket {
-			cum := float64(bk.GetCumulativeCount())
-			if ha != nil && i < len(ha.Bucket) && ha.Bucket[i].GetUpperBound() == bk.GetUpperBound() {
-				cum -= float64(ha.Bucket[i].GetCumulativeCount())
-			}
-			le := bk.GetUpperBound()
-			if cum >= rank {
-				if math.IsInf(le, 1) {
-					p99 = prevLE
-				} else {
-					p99 = prevLE + (le-prevLE)*(rank-prevCum)/max(cum-prevCum, 1)
-				}
-				break
-			}
-			prevCum, prevLE = cum, le
-		}
-		out = append(out, opLatency{name: name, count: n, p99: p99})
 	}
 	slices.SortFunc(out, func(x, y opLatency) int { return strings.Compare(x.name, y.name) })
 	return out
+}
+
+// deltaQuantile is the q-quantile of the observations hb has beyond ha
+// (nil: none), interpolated within its classic bucket, and their count.
+func deltaQuantile(ha, hb *dto.Histogram, q float64) (uint64, float64) {
+	if hb == nil {
+		return 0, math.NaN()
+	}
+	n := hb.GetSampleCount()
+	if ha != nil {
+		n -= ha.GetSampleCount()
+	}
+	if n == 0 {
+		return 0, math.NaN()
+	}
+	rank := q * float64(n)
+	var prevCum, prevLE float64
+	for i, bk := range hb.Bucket {
+		cum := float64(bk.GetCumulativeCount())
+		if ha != nil && i < len(ha.Bucket) && ha.Bucket[i].GetUpperBound() == bk.GetUpperBound() {
+			cum -= float64(ha.Bucket[i].GetCumulativeCount())
+		}
+		le := bk.GetUpperBound()
+		if cum >= rank {
+			if math.IsInf(le, 1) {
+				return n, prevLE
+			}
+			return n, prevLE + (le-prevLE)*(rank-prevCum)/max(cum-prevCum, 1)
+		}
+		prevCum, prevLE = cum, le
+	}
+	return n, prevLE
 }
 
 func (r *loadResult) print(w io.Writer) {
@@ -593,6 +613,10 @@ func (r *loadResult) print(w io.Writer) {
 	}
 	if r.end.ok {
 		fmt.Fprintf(w, "server stream   coalesced %.0f, disconnected as stalled %d\n", r.end.coalesced-r.base.coalesced, r.slowClosed)
+		if n, p50 := deltaQuantile(r.during.lag, r.end.lag, 0.5); n > 0 {
+			_, p99 := deltaQuantile(r.during.lag, r.end.lag, 0.99)
+			fmt.Fprintf(w, "server lag      p50 %.1f ms  p99 %.1f ms  (read to written into the socket, %d messages; the rest of the lag above is the clients')\n", p50*1000, p99*1000, n)
+		}
 	}
 	for _, op := range r.ops {
 		fmt.Fprintf(w, "operation p99   %-24s %8.2f ms  (%d calls in the window)\n", op.name, op.p99*1000, op.count)

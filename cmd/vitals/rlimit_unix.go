@@ -21,3 +21,10 @@ func raiseFileLimit() (uint64, error) {
 	}
 	return uint64(l.Cur), nil
 }
+
+// smallRecvBuffer makes a socket's receive buffer tiny, so that a client
+// that never reads fills it (and the server's send buffer) in seconds
+// rather than after megabytes.
+func smallRecvBuffer(_, _ string, c syscall.RawConn) error {
+	return c.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+}
