@@ -86,8 +86,11 @@ func TestTenQuickRestartsKeepHistory(t *testing.T) {
 		}
 		ticks += p.V
 	}
-	// Each run ticks about once a second for 2 s (the first tick at start).
-	if ticks < runs*2 {
+	// Each run ticks at start and then once a second for 2 s: two ticks
+	// or three, but on a loaded machine a slow start can leave a run one
+	// (19 of 20 seen under -race at load average 30). Deleting earlier
+	// runs' history, the bug, leaves a few runs' ticks: far below one a run.
+	if ticks < runs {
 		t.Fatalf("%v ticks stored for %d runs of 2 s: %+v", ticks, runs, res.Points)
 	}
 }
