@@ -28,7 +28,9 @@
 // The rule loop is a small one of its own on top of the engine rather
 // than prometheus/rules, which would bring the Kubernetes client packages
 // into the build; its semantics follow Prometheus' (see Eval).
-// TestAlertmanagerDelivery checks that a real Alertmanager lists the
+// TestAlertsAgainstPrometheus (cmd/vitals/internal/demo) checks that the
+// alerts it fires are the ones a real Prometheus fires from the same rule
+// file, and TestAlertmanagerDelivery that a real Alertmanager lists the
 // alerts it sends.
 //
 // # Ranges

@@ -27,12 +27,12 @@ const (
 	outageFor     = 90 * time.Second
 )
 
-// startAlerting runs the shipped alert rules in process: a sample ring
-// fed by m (plus the Go runtime and process metrics, as /metrics has
-// them), Prometheus' engine, GET /api/v1/alerts and /api/v1/rules on api,
-// the PromQL API under /promql/ on mux (behind the API token), delivery
-// to cfg.Alertmanager when set, alert changes pushed to hub's alerts
-// topic, and the scheduled payment outages. The
+// startAlerting runs the alert rules in process (cfg.AlertRules, or the
+// shipped ones): a sample ring fed by m (plus the Go runtime and process
+// metrics, as /metrics has them), Prometheus' engine, GET /api/v1/alerts
+// and /api/v1/rules on api, the PromQL API under /promql/ on mux (behind
+// the API token), delivery to cfg.Alertmanager when set, alert changes
+// pushed to hub's alerts topic, and the scheduled payment outages. The
 // returned function stops all of it.
 func startAlerting(m *vitals.Monitor, api, mux *http.ServeMux, apiTok *httpx.Token, payments *demoload.BreakerLoad, hub *stream.Hub, cfg Config, log *slog.Logger) (stop func(), err error) {
 	runtime := prometheus.NewRegistry()
@@ -51,7 +51,7 @@ func startAlerting(m *vitals.Monitor, api, mux *http.ServeMux, apiTok *httpx.Tok
 	}
 	var ev *eval.Evaluator
 	var publish func([]eval.Event) // set before ev starts
-	ev, err = eval.New(st, &eval.Options{Interval: alertInterval, Notifier: notifier, Registry: m.Registry(), Logger: log,
+	ev, err = eval.New(st, &eval.Options{Groups: cfg.AlertRules, Interval: alertInterval, Notifier: notifier, Registry: m.Registry(), Logger: log,
 		ExternalURL: "http://" + cfg.Addr,
 		OnEvent: func(events []eval.Event) {
 			for _, e := range events {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/bizra/vitals"
 	"github.com/bizra/vitals/aggregate"
+	"github.com/bizra/vitals/alerting/rules"
 	"github.com/bizra/vitals/cmd/vitals/internal/demoload"
 	"github.com/bizra/vitals/exposition"
 	"github.com/bizra/vitals/health"
@@ -91,6 +92,10 @@ type Config struct {
 	// "dash.example.com" or "*.example.com"). nil: only pages the demo
 	// serves itself.
 	StreamOrigins []string
+	// AlertRules are the rule groups evaluated in process (every
+	// alertInterval whatever their own interval); nil for the shipped
+	// ones, rules.Build(nil), as in monitoring/alerts/vitals-alerts.yaml.
+	AlertRules []rules.Group
 
 	// Push sends the metrics to remote-write receivers (remotewrite.go).
 	Push Push
