@@ -261,16 +261,19 @@ func (b *Breaker) Reject() { b.calls[Rejected].Inc() }
 // short lock and calls nothing outside this package, so it is safe to call
 // from a callback the breaker library runs under its own lock (gobreaker's
 // OnStateChange): the event it creates is delivered on the next collector
-// tick, never from inside Transition. The from state is taken from the
-// monitor's own record when the two disagree, so counters stay consistent.
-func (b *Breaker) Transition(from, to State) {
+// tick, never from inside Transition. The state the caller reports leaving
+// is not trusted: the monitor counts the transition from its own record of
+// the state, so time in state and the transition counters stay consistent
+// even when a callback was missed or arrives twice.
+func (b *Breaker) Transition(reported, to State) {
+	_ = reported
 	if to >= numStates {
 		return
 	}
 	now := b.clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	from = b.state
+	from := b.state
 	if from == to {
 		return
 	}

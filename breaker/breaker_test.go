@@ -264,8 +264,8 @@ func TestPanickingHandlerIsCounted(t *testing.T) {
 	r := newRig(t, &Options{OnEvent: func(Event) { panic("boom") }})
 	r.b.Transition(Closed, Open)
 	r.b.Transition(Open, HalfOpen)
+	r.m.Collect()
 	s := r.m.Collect()
-	s = r.m.Collect()
 	if v := r.value(t, s, "vitals_breaker_event_handler_panics_total", "payments"); v != 2 {
 		t.Fatalf("panics %v, want 2 (each event delivered despite the other's panic)", v)
 	}

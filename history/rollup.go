@@ -38,8 +38,6 @@ func (r *rollup) reset(k metric.Kind) {
 	r.h.Buckets = b
 }
 
-func (r *rollup) empty() bool { return r.ticks == 0 && r.n == 0 && r.h.Count == 0 }
-
 // addTick counts one collector tick covering elapsed.
 func (r *rollup) addTick(elapsed, step time.Duration) {
 	r.ticks++

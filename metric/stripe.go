@@ -72,11 +72,6 @@ func freeStripe(owners uint64, n int) int {
 // canClaim reports whether the caller may claim a stripe for pid.
 func canClaim(pid int) bool { return pinned && uint(pid) < 255 }
 
-// cacheLinePad separates hot words of different stripes. 128 bytes, not
-// 64: x86 prefetches cache lines in adjacent pairs, and hot words 64 bytes
-// apart were measured to contend almost as much as words on the same line.
-type cacheLinePad [128]byte
-
 // Nanotime returns a monotonic timestamp in nanoseconds. Only differences
 // between two values are meaningful.
 func Nanotime() int64 { return nanotime() }

@@ -13,7 +13,7 @@ import (
 func TestRoute(t *testing.T) {
 	m := vitals.New(nil)
 	ok := vitalshttp.Route(m, "GET /ok", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hi")) }))
-	bad := vitalshttp.Route(m, "GET /bad", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 503) }))
+	bad := vitalshttp.Route(m, "GET /bad", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusServiceUnavailable) }))
 	boom := vitalshttp.Route(m, "GET /boom", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { panic("boom") }))
 	for i := 0; i < 3; i++ {
 		ok.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/ok", nil))

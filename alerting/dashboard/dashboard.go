@@ -17,6 +17,8 @@ import (
 	"github.com/bizra/vitals/alerting/rules"
 )
 
+//lint:file-ignore SA1019 Grafana 11 and 12 import the v1 dashboard JSON model that this package writes; the SDK marks its builder deprecated in favour of the v2 schema, which only Grafana 12 with a feature flag reads.
+
 // Params choose the series the dashboard shows. The zero value selects by
 // the $job and $instance variables only.
 type Params struct {

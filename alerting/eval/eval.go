@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"fmt"
+	"github.com/prometheus/common/model"
 	"log/slog"
 	"net/url"
 	"sort"
@@ -262,7 +263,7 @@ func (e *Evaluator) evalGroup(ctx context.Context, g *group, ts time.Time) {
 		if r.r.Record != "" {
 			e.mu.Unlock()
 			for _, s := range vec {
-				lb := labels.NewBuilder(s.Metric).Set(labels.MetricName, r.r.Record)
+				lb := labels.NewBuilder(s.Metric).Set(model.MetricNameLabel, r.r.Record)
 				e.rec.add(lb.Labels(), ts.UnixMilli(), s.F, s.H)
 			}
 			continue
@@ -312,7 +313,7 @@ func (e *Evaluator) updateAlertsLocked(r *rule, vec promql.Vector, ts time.Time,
 	var events []Event
 	seen := make(map[uint64]bool, len(vec))
 	for _, s := range vec {
-		lb := labels.NewBuilder(s.Metric).Del(labels.MetricName)
+		lb := labels.NewBuilder(s.Metric).Del(model.MetricNameLabel)
 		for k, v := range r.r.Labels() {
 			lb.Set(k, v)
 		}
@@ -321,7 +322,7 @@ func (e *Evaluator) updateAlertsLocked(r *rule, vec promql.Vector, ts time.Time,
 		h := lset.Hash()
 		seen[h] = true
 		tmplLabels := s.Metric.Map()
-		delete(tmplLabels, labels.MetricName)
+		delete(tmplLabels, model.MetricNameLabel)
 		var ann labels.ScratchBuilder
 		for k, v := range r.r.Annotations() {
 			x, err := rules.ExpandValue(v, tmplLabels, s.F)
@@ -373,7 +374,7 @@ func (e *Evaluator) updateAlertsLocked(r *rule, vec promql.Vector, ts time.Time,
 		}
 		// ALERTS{alertstate="firing"} as Prometheus writes it.
 		if a.State == Firing {
-			e.rec.add(labels.NewBuilder(a.Labels).Set(labels.MetricName, "ALERTS").Set("alertstate", "firing").Labels(), ts.UnixMilli(), 1, nil)
+			e.rec.add(labels.NewBuilder(a.Labels).Set(model.MetricNameLabel, "ALERTS").Set("alertstate", "firing").Labels(), ts.UnixMilli(), 1, nil)
 		}
 		due := a.LastSentAt.IsZero() || ts.Sub(a.LastSentAt) >= e.opts.ResendDelay ||
 			(a.State == Inactive && a.ResolvedAt.After(a.LastSentAt))
@@ -384,7 +385,7 @@ func (e *Evaluator) updateAlertsLocked(r *rule, vec promql.Vector, ts time.Time,
 	}
 	for _, a := range r.active {
 		if a.State == Pending {
-			e.rec.add(labels.NewBuilder(a.Labels).Set(labels.MetricName, "ALERTS").Set("alertstate", "pending").Labels(), ts.UnixMilli(), 1, nil)
+			e.rec.add(labels.NewBuilder(a.Labels).Set(model.MetricNameLabel, "ALERTS").Set("alertstate", "pending").Labels(), ts.UnixMilli(), 1, nil)
 		}
 	}
 	sort.Slice(events, func(i, j int) bool { return labels.Compare(events[i].Alert.Labels, events[j].Alert.Labels) < 0 })

@@ -269,7 +269,7 @@ func TestNotifier(t *testing.T) {
 			return
 		}
 		if calls.Add(1) == 1 {
-			http.Error(w, "busy", 503)
+			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return
 		}
 		var a []AMAlert

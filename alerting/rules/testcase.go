@@ -78,9 +78,6 @@ func round(v float64) float64 {
 	return r
 }
 
-// minutes returns d in whole intervals of 1m.
-func minutes(d time.Duration) int { return int(d / time.Minute) }
-
 // PromtoolFile is the promtool test file of one group.
 type PromtoolFile struct {
 	RuleFiles          []string       `yaml:"rule_files"`

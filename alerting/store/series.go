@@ -1,6 +1,7 @@
 package store
 
 import (
+	"github.com/prometheus/common/model"
 	"math"
 	"strconv"
 
@@ -100,7 +101,7 @@ func (s *Store) storeGatheredLocked(fams []*dto.MetricFamily, t, tick uint64) {
 		for _, m := range mf.GetMetric() {
 			put := func(n string, v float64, extra ...string) {
 				b := labels.NewScratchBuilder(len(m.GetLabel()) + s.extra.Len() + 2)
-				b.Add(labels.MetricName, n)
+				b.Add(model.MetricNameLabel, n)
 				for _, lp := range m.GetLabel() {
 					ln := lp.GetName()
 					if _, clash := s.extraMap[ln]; clash {

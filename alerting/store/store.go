@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"github.com/prometheus/common/model"
 	"math"
 	"slices"
 	"sort"
@@ -183,7 +184,7 @@ func (s *Store) Consume(snap *vitals.Snapshot) {
 // pointLabels returns the Prometheus labels of a vitals point.
 func (s *Store) pointLabels(p *vitals.Point) labels.Labels {
 	b := labels.NewScratchBuilder(len(p.LabelNames()) + s.extra.Len() + 1)
-	b.Add(labels.MetricName, p.Name())
+	b.Add(model.MetricNameLabel, p.Name())
 	for i, n := range p.LabelNames() {
 		if _, clash := s.extraMap[n]; clash {
 			n = "exported_" + n
@@ -402,7 +403,7 @@ func (s *Store) matchingLocked(ms []*labels.Matcher) []*memSeries {
 	var candidates []*memSeries
 	named := false
 	for _, m := range ms {
-		if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+		if m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual {
 			candidates, named = s.byName[m.Value], true
 			break
 		}
