@@ -68,6 +68,8 @@ const (
 	HeapAlloc       = "go_memstats_heap_alloc_bytes"
 	GCDuration      = "go_gc_duration_seconds" // summary; _sum is stop-the-world pause time
 	SchedLatencies  = "go_sched_latencies_seconds"
+	GCCPUSeconds    = "go_cpu_classes_gc_total_cpu_seconds_total" // CPU time the GC used, concurrent marking included
+	TotalCPUSeconds = "go_cpu_classes_total_cpu_seconds_total"    // CPU time available to the process (GOMAXPROCS × wall time)
 	ProcessOpenFDs  = "process_open_fds"
 	ProcessMaxFDs   = "process_max_fds"
 	ProcessResident = "process_resident_memory_bytes"
@@ -89,7 +91,7 @@ var Families = []string{
 	BreakerState, BreakerTransitions, BreakerCalls, BreakerSlowCalls, BreakerFailureRate, BreakerSlowRate,
 	BreakerScore,
 	HealthScore, HistoryWriteErrors, HistoryWritable,
-	Goroutines, HeapInuse, HeapAlloc, GCDuration, SchedLatencies, ProcessOpenFDs, ProcessMaxFDs,
+	Goroutines, HeapInuse, HeapAlloc, GCDuration, SchedLatencies, GCCPUSeconds, TotalCPUSeconds, ProcessOpenFDs, ProcessMaxFDs,
 	ProcessResident, ProcessCPU,
 }
 

@@ -78,6 +78,7 @@ var Thresholds = []Threshold{
 	{"heap-growth", 1.5, "factor", "heap in use over its level an hour earlier above which VitalsHeapGrowth fires"},
 	{"heap-min-bytes", 64 << 20, "bytes", "heap in use below which VitalsHeapGrowth stays quiet"},
 	{"gc-pause-fraction", 0.05, "ratio", "fraction of wall time the world is stopped for GC above which VitalsGCPauseHigh fires"},
+	{"gc-cpu-fraction", 0.25, "ratio", "GC share of the process' available CPU above which VitalsGCCPUHigh fires"},
 	{"sched-latency-p99", 0.025, "seconds", "p99 wait of runnable goroutines for a CPU above which VitalsSchedulerLatencyHigh fires"},
 	{"goroutine-growth", 2, "factor", "goroutines over their average an hour earlier above which VitalsGoroutineLeak fires"},
 	{"goroutine-min", 1000, "count", "goroutines below which VitalsGoroutineLeak stays quiet"},

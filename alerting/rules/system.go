@@ -9,6 +9,7 @@ func (b *builder) system() []Rule {
 	by := b.by()
 	growth, heapMin := b.p.Value("heap-growth"), b.p.Value("heap-min-bytes")
 	gc := b.p.Value("gc-pause-fraction")
+	gcCPU := b.p.Value("gc-cpu-fraction")
 	sched := b.p.Value("sched-latency-p99")
 	gr, grMin := b.p.Value("goroutine-growth"), b.p.Value("goroutine-min")
 	fd := b.p.Value("fd-ratio")
@@ -35,6 +36,17 @@ func (b *builder) system() []Rule {
 			Test: &Case{EvalAt: 25 * time.Minute, Series: func(fire bool) []Series {
 				per := 60 * gc
 				return []Series{series(GCDuration+"_sum", counter(pick(fire, per*1.01, per*0.99), 30))}
+			}}},
+		{Alert: "VitalsGCCPUHigh", Severity: Warning, For: 15 * time.Minute,
+			Expr:        fmt.Sprintf("sum %[1]s (rate(%[2]s[5m])) / sum %[1]s (rate(%[3]s[5m])) > %[4]s", by, b.s(GCCPUSeconds), b.s(TotalCPUSeconds), num(gcCPU)),
+			Summary:     "GC uses more than " + pct(gcCPU) + " of the CPU of {{ $labels.instance }}",
+			Description: "The Go garbage collector, concurrent marking included, used more than " + pct(gcCPU) + " of the CPU available to {{ $labels.instance }} (job {{ $labels.job }}, GOMAXPROCS × wall time) over 5 minutes, for 15 minutes: that CPU is taken from requests; allocation rate is too high for the heap size (GOGC, GOMEMLIMIT).",
+			Test: &Case{EvalAt: 25 * time.Minute, Series: func(fire bool) []Series {
+				total := 120.0 // two CPUs' seconds per minute
+				return []Series{
+					series(GCCPUSeconds, counter(pick(fire, total*gcCPU*1.01, total*gcCPU*0.99), 30)),
+					series(TotalCPUSeconds, counter(total, 30)),
+				}
 			}}},
 		{Alert: "VitalsSchedulerLatencyHigh", Severity: Warning, For: 10 * time.Minute,
 			Expr:        fmt.Sprintf("histogram_quantile(0.99, sum %s (rate(%s[5m]))) > %s", b.by("le"), b.s(SchedLatencies+"_bucket"), num(sched)),
