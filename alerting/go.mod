@@ -5,7 +5,7 @@ go 1.26.7
 replace github.com/bizra/vitals => ../
 
 require (
-	github.com/bizra/vitals v0.0.0-00010101000000-000000000000
+	github.com/bizra/vitals v0.1.0
 	github.com/grafana/grafana-foundation-sdk/go v0.0.22
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3

@@ -6,8 +6,8 @@ replace github.com/bizra/vitals => ../
 
 require (
 	github.com/VictoriaMetrics/metrics v1.45.0
-	github.com/bizra/vitals v0.0.0
-	github.com/bizra/vitals/remotewrite v0.0.0-00010101000000-000000000000
+	github.com/bizra/vitals v0.1.0
+	github.com/bizra/vitals/remotewrite v0.1.0
 	github.com/klauspost/compress v1.20.4
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_golang/exp v0.0.0-20261019101427-217707f26b14

@@ -3,7 +3,7 @@ module github.com/bizra/vitals/otelexport
 go 1.26.0
 
 require (
-	github.com/bizra/vitals v0.0.0
+	github.com/bizra/vitals v0.1.0
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp v1.47.0
 	go.opentelemetry.io/otel/sdk v1.47.0

@@ -3,7 +3,7 @@ module github.com/bizra/vitals/remotewrite
 go 1.26.7
 
 require (
-	github.com/bizra/vitals v0.0.0
+	github.com/bizra/vitals v0.1.0
 	github.com/klauspost/compress v1.20.4
 	github.com/prometheus/prometheus v0.316.0
 	go.uber.org/goleak v1.3.0

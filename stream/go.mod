@@ -5,7 +5,7 @@ go 1.26.0
 replace github.com/bizra/vitals => ../
 
 require (
-	github.com/bizra/vitals v0.0.0-00010101000000-000000000000
+	github.com/bizra/vitals v0.1.0
 	github.com/coder/websocket v1.8.15
 	go.uber.org/goleak v1.3.0
 )

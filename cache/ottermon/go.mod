@@ -3,7 +3,7 @@ module github.com/bizra/vitals/cache/ottermon
 go 1.26.0
 
 require (
-	github.com/bizra/vitals v0.0.0
+	github.com/bizra/vitals v0.1.0
 	github.com/maypok86/otter/v2 v2.4.0
 	go.uber.org/goleak v1.3.0
 )

@@ -3,8 +3,8 @@ module github.com/bizra/vitals/cache/redismon
 go 1.26.0
 
 require (
-	github.com/bizra/vitals v0.0.0
-	github.com/bizra/vitals/cache/ottermon v0.0.0-00010101000000-000000000000
+	github.com/bizra/vitals v0.1.0
+	github.com/bizra/vitals/cache/ottermon v0.1.0
 	github.com/maypok86/otter/v2 v2.4.0
 	github.com/redis/go-redis/v9 v9.23.0
 	go.uber.org/goleak v1.3.0

@@ -3,16 +3,16 @@ module github.com/bizra/vitals/cmd/vitals
 go 1.26.7
 
 require (
-	github.com/bizra/vitals v0.0.0
-	github.com/bizra/vitals/breaker/gobreakermon v0.0.0-00010101000000-000000000000
-	github.com/bizra/vitals/cache/ottermon v0.0.0-00010101000000-000000000000
-	github.com/bizra/vitals/cache/redismon v0.0.0-00010101000000-000000000000
-	github.com/bizra/vitals/dbpool/pgxpoolmon v0.0.0-00010101000000-000000000000
-	github.com/bizra/vitals/dbpool/sqlmon v0.0.0-00010101000000-000000000000
-	github.com/bizra/vitals/history v0.0.0-00010101000000-000000000000
-	github.com/bizra/vitals/otelexport v0.0.0-00010101000000-000000000000
-	github.com/bizra/vitals/remotewrite v0.0.0-00010101000000-000000000000
-	github.com/bizra/vitals/stream v0.0.0-00010101000000-000000000000
+	github.com/bizra/vitals v0.1.0
+	github.com/bizra/vitals/breaker/gobreakermon v0.1.0
+	github.com/bizra/vitals/cache/ottermon v0.1.0
+	github.com/bizra/vitals/cache/redismon v0.1.0
+	github.com/bizra/vitals/dbpool/pgxpoolmon v0.1.0
+	github.com/bizra/vitals/dbpool/sqlmon v0.1.0
+	github.com/bizra/vitals/history v0.1.0
+	github.com/bizra/vitals/otelexport v0.1.0
+	github.com/bizra/vitals/remotewrite v0.1.0
+	github.com/bizra/vitals/stream v0.1.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/klauspost/compress v1.20.4
@@ -51,7 +51,7 @@ require (
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
-	github.com/bizra/vitals/alerting v0.0.0-00010101000000-000000000000
+	github.com/bizra/vitals/alerting v0.1.0
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect

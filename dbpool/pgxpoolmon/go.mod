@@ -3,7 +3,7 @@ module github.com/bizra/vitals/dbpool/pgxpoolmon
 go 1.26.0
 
 require (
-	github.com/bizra/vitals v0.0.0
+	github.com/bizra/vitals v0.1.0
 	github.com/jackc/pgx/v5 v5.12.0
 	go.uber.org/goleak v1.3.0
 )
