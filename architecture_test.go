@@ -80,7 +80,7 @@ var packageMap = map[string]layer{
 	"alerting/dashboard": {vitals: []string{"alerting/rules"}, external: []string{
 		"github.com/grafana/grafana-foundation-sdk/go", "github.com/prometheus/prometheus"}},
 	"alerting/store": {vitals: []string{".", "metric"}, external: []string{
-		"github.com/prometheus/prometheus", "github.com/prometheus/client_golang", "github.com/prometheus/client_model"}},
+		"github.com/prometheus/prometheus", "github.com/prometheus/common/model", "github.com/prometheus/client_golang", "github.com/prometheus/client_model"}},
 	"alerting/eval": {vitals: []string{"alerting/rules", "metric", "internal/httpx"}, external: []string{
 		"github.com/prometheus/prometheus", "github.com/prometheus/common"}},
 }
