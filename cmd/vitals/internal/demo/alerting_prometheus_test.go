@@ -45,6 +45,13 @@ import (
 var presenceOnly = map[string]bool{"Operations in flight": true, "Collector tick p99": true, "Breaker state": true,
 	"Pool connections: in use, idle, waiters / {{pool}} waiters": true}
 
+// presenceOnlySeries are single series compared for data only, named by
+// their panel and a label as the test prints it: the p99 of lookups that
+// every tier missed is the p99 of a few hundred database round trips a
+// minute, whose tail a 5-s phase shift moves by over a third (measured
+// 7.2 ms against 9.7 ms); the same panel's L1 and L2 series are compared.
+var presenceOnlySeries = map[string]string{"Cache lookup latency p99 by answering tier": "answered_by:origin"}
+
 const (
 	minOverlap = 0.8
 	minAgree   = 0.8
@@ -233,7 +240,8 @@ func TestDashboardAgainstPrometheus(t *testing.T) {
 			t.Errorf("%s: %s: no data (Prometheus %d series, /promql %d)", q.Panel, expr, len(ps), len(os))
 			continue
 		}
-		overlap, agree, median := agreement(ps, os)
+		overlap, _, _ := agreement(ps, os)
+		_, agree, median := agreement(without(ps, presenceOnlySeries[q.Panel]), without(os, presenceOnlySeries[q.Panel]))
 		t.Logf("%-55s %-28s series %3d/%3d overlap %.2f agree %.2f median rel. diff %.3f", q.Panel, q.Legend, len(ps), len(os), overlap, agree, median)
 		if overlap < minOverlap || (agree < minAgree && !presenceOnly[q.Panel] && !presenceOnly[q.Panel+" / "+q.Legend]) {
 			t.Errorf("%s (%s): overlap %.2f (min %.2f), agreeing %.2f (min %.2f)\nPrometheus: %v\n/promql:    %v",
@@ -245,6 +253,21 @@ func TestDashboardAgainstPrometheus(t *testing.T) {
 type sample struct {
 	labels string
 	v      float64
+}
+
+// without returns the samples whose labels do not contain label ("" keeps
+// all).
+func without(ss []sample, label string) []sample {
+	if label == "" {
+		return ss
+	}
+	var out []sample
+	for _, s := range ss {
+		if !strings.Contains(s.labels, label) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // agreement returns the share of label sets both answers have, the share
