@@ -208,121 +208,183 @@ func (s *Store) Query(ctx context.Context, req QueryRequest) (QueryResult, error
 	res.Tier = time.Duration(tstep) * time.Second
 	key := queryKey{series: req.Series, stat: req.Stat, from: from, step: step, tier: tier, to: alignDown(to, s.step0), ver: ver}
 	return s.cached(ctx, key, res, func() (QueryResult, error) {
-
-		// The chosen tier holds complete coarse steps only; the steps after
-		// its last one come from the finer tiers, down to the finest and the
-		// frames still waiting for the disk, so the newest point is current.
-		type src struct {
-			t    int64
-			tier int // -1 for a pending frame
-			rec  []byte
-			fr   frame
-		}
-		var srcs []src
 		q := &pointBuilder{stat: req.Stat, from: from, step: step}
-		emit := func() error {
-			sort.SliceStable(srcs, func(i, j int) bool { return srcs[i].t < srcs[j].t })
-			var r rollup
-			for i := range srcs {
-				if i%256 == 0 {
-					if ctx.Err() != nil {
-						return ctx.Err()
-					}
-					// Let the service's own goroutines run: a 90-day query
-					// decodes thousands of records (BenchmarkServiceUnderQueries).
-					runtime.Gosched()
-				}
-				sc := &srcs[i]
-				if err := decodeRecord(sc.rec, sc.fr.ticks, sc.fr.ms, &r); err != nil {
-					if sc.tier >= 0 {
-						s.corruptFrame(sc.tier, sc.t, err)
-					}
-					continue
-				}
-				if r.kind != in.kind {
-					continue
-				}
-				q.add(sc.t, &r)
-			}
-			q.flush()
-			return nil
-		}
-		// committed is the last pending frame the file holds (as of the read
-		// transaction): later ones come from memory, so none counts twice.
-		addPending := func(lo int64, committed uint64) {
-			for _, p := range pend {
-				if p.rewind || p.seq <= committed || p.t < lo || p.t > to {
-					continue
-				}
-				if rec, ok := p.record(local); ok {
-					srcs = append(srcs, src{t: p.t, tier: -1, rec: rec, fr: frame{ticks: p.ticks, ms: p.ms}})
-				}
-			}
-		}
-
-		s.dbMu.RLock()
-		db := s.db
-		if db == nil || disk == 0 {
-			s.dbMu.RUnlock()
-			addPending(from, 0)
-			if err := emit(); err != nil {
-				return res, err
-			}
-			res.Points = q.points
-			return res, nil
-		}
-		defer s.dbMu.RUnlock()
-		err := s.view(db, func(tx *bolt.Tx) error {
-			meta := tx.Bucket(bucketMeta)
-			if meta == nil {
-				return nil
-			}
-			lo := from
-			for i := tier; i >= 0; i-- {
-				if i < tier {
-					lo = max(from, keyTime(meta.Get(builtKey(s.steps[i+1]))))
-				}
-				b := tx.Bucket(tierBucket(s.steps[i]))
-				if b == nil {
-					continue
-				}
-				c := b.Cursor()
-				for k, v := c.Seek(be64(lo)); k != nil && keyTime(k) <= to; k, v = c.Next() {
-					if len(srcs)%256 == 0 {
-						if ctx.Err() != nil {
-							return ctx.Err()
-						}
-						if len(srcs) >= s.opts.MaxQueryRecords {
-							return fmt.Errorf("%w: it reads more than %d records (Options.MaxQueryRecords); use a larger step or a shorter range",
-								ErrQueryTooLarge, s.opts.MaxQueryRecords)
-						}
-						runtime.Gosched()
-					}
-					var f frame
-					if err := parseFrame(v, &f); err != nil {
-						s.corruptFrame(i, keyTime(k), err)
-						continue
-					}
-					if rec, ok := f.find(disk); ok {
-						srcs = append(srcs, src{t: keyTime(k), tier: i, rec: rec, fr: f})
-					}
-				}
-			}
-			committed := uint64(max(keyTime(meta.Get(keyCommitted)), 0))
-			if s.ro {
-				committed = 0 // a read-only Store writes nothing; the key is an earlier process's
-			}
-			addPending(lo, committed)
-			// Records point into the transaction's pages: use them inside it.
-			return emit()
-		})
+		err := s.scan(ctx, []scanSeries{{disk: disk, local: local, kind: in.kind}}, pend, tier, from, to,
+			func(_ int, t, _ int64, r *rollup) { q.add(t, r) })
 		if err != nil {
 			return res, err
 		}
+		q.flush()
 		res.Points = q.points
 		return res, nil
 	})
 }
+
+// scanSeries is one series a scan reads: its numbers in the file and in
+// the catalog, as of one look at the catalog, and its kind.
+type scanSeries struct {
+	disk, local uint32
+	kind        metric.Kind
+}
+
+// scan reads the records of ser whose steps start in [from, to]: from
+// tier up to its last built step, then from each finer tier after the
+// coarser one's last built step, down to the finest and the frames still
+// waiting for the disk (pend), so the newest record is current and no
+// span of time is read twice. It calls fn, in time order, with each
+// record, the index of its series in ser, the step's start and length
+// (seconds); two records may share a step (a restart's late minute).
+// Records of another kind than the series' are skipped, damaged frames
+// counted and skipped. It fails when ctx ends or the records held pass
+// Options.MaxQueryRecords.
+func (s *Store) scan(ctx context.Context, ser []scanSeries, pend []*pendingFrame, tier int, from, to int64, fn func(i int, t, step int64, r *rollup)) error {
+	type src struct {
+		t    int64
+		tier int // -1 for a pending frame
+		ser  int
+		rec  []byte
+		fr   frame
+	}
+	var srcs []src
+	emit := func() error {
+		sort.SliceStable(srcs, func(i, j int) bool { return srcs[i].t < srcs[j].t })
+		var r rollup
+		for i := range srcs {
+			if i%256 == 0 {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				// Let the service's own goroutines run: a 90-day query
+				// decodes thousands of records (BenchmarkServiceUnderQueries).
+				runtime.Gosched()
+			}
+			sc := &srcs[i]
+			if err := decodeRecord(sc.rec, sc.fr.ticks, sc.fr.ms, &r); err != nil {
+				if sc.tier >= 0 {
+					s.corruptFrame(sc.tier, sc.t, err)
+				}
+				continue
+			}
+			if r.kind != ser[sc.ser].kind {
+				continue
+			}
+			step := s.step0
+			if sc.tier >= 0 {
+				step = s.steps[sc.tier]
+			}
+			fn(sc.ser, sc.t, step, &r)
+		}
+		return nil
+	}
+	tooMany := func() error {
+		return fmt.Errorf("%w: it reads more than %d records (Options.MaxQueryRecords); use a larger step or a shorter range",
+			ErrQueryTooLarge, s.opts.MaxQueryRecords)
+	}
+	// committed is the last pending frame the file holds (as of the read
+	// transaction): later ones come from memory, so none counts twice.
+	addPending := func(lo int64, committed uint64) error {
+		for _, p := range pend {
+			if p.rewind || p.seq <= committed || p.t < lo || p.t > to {
+				continue
+			}
+			for i := range ser {
+				if rec, ok := p.record(ser[i].local); ok {
+					srcs = append(srcs, src{t: p.t, tier: -1, ser: i, rec: rec, fr: frame{ticks: p.ticks, ms: p.ms}})
+				}
+			}
+			if len(srcs) > s.opts.MaxQueryRecords {
+				return tooMany()
+			}
+		}
+		return nil
+	}
+	// byDisk lists the series in the file by number, to find all of a
+	// frame's records in one walk of its index.
+	var byDisk []int
+	for i := range ser {
+		if ser[i].disk != 0 {
+			byDisk = append(byDisk, i)
+		}
+	}
+	sort.Slice(byDisk, func(a, b int) bool { return ser[byDisk[a]].disk < ser[byDisk[b]].disk })
+
+	s.dbMu.RLock()
+	db := s.db
+	if db == nil || len(byDisk) == 0 {
+		s.dbMu.RUnlock()
+		if err := addPending(from, 0); err != nil {
+			return err
+		}
+		return emit()
+	}
+	defer s.dbMu.RUnlock()
+	return s.view(db, func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return nil
+		}
+		lo := from
+		frames := 0
+		for i := tier; i >= 0; i-- {
+			if i < tier {
+				lo = max(from, keyTime(meta.Get(builtKey(s.steps[i+1]))))
+			}
+			b := tx.Bucket(tierBucket(s.steps[i]))
+			if b == nil {
+				continue
+			}
+			c := b.Cursor()
+			for k, v := c.Seek(be64(lo)); k != nil && keyTime(k) <= to; k, v = c.Next() {
+				if frames++; frames%256 == 0 {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					runtime.Gosched()
+				}
+				if len(srcs) >= s.opts.MaxQueryRecords {
+					return tooMany()
+				}
+				var f frame
+				if err := parseFrame(v, &f); err != nil {
+					s.corruptFrame(i, keyTime(k), err)
+					continue
+				}
+				t := keyTime(k)
+				if len(byDisk) == 1 {
+					if rec, ok := f.find(ser[byDisk[0]].disk); ok {
+						srcs = append(srcs, src{t: t, tier: i, ser: byDisk[0], rec: rec, fr: f})
+					}
+					continue
+				}
+				j := 0
+				_ = f.each(func(num uint32, rec []byte) error {
+					for j < len(byDisk) && ser[byDisk[j]].disk < num {
+						j++
+					}
+					if j == len(byDisk) {
+						return errStopEach
+					}
+					if ser[byDisk[j]].disk == num {
+						srcs = append(srcs, src{t: t, tier: i, ser: byDisk[j], rec: rec, fr: f})
+					}
+					return nil
+				})
+			}
+		}
+		committed := uint64(max(keyTime(meta.Get(keyCommitted)), 0))
+		if s.ro {
+			committed = 0 // a read-only Store writes nothing; the key is an earlier process's
+		}
+		if err := addPending(lo, committed); err != nil {
+			return err
+		}
+		// Records point into the transaction's pages: use them inside it.
+		return emit()
+	})
+}
+
+// errStopEach ends a frame.each walk early.
+var errStopEach = errors.New("stop")
 
 // view runs fn in a read transaction; a panic in bbolt (a damaged page
 // the open-time walk did not reach) is an error wrapping ErrCorrupt,

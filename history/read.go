@@ -1,0 +1,146 @@
+package history
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/bizra/vitals/metric"
+)
+
+// ReadRequest asks for the stored steps of some series, as they are
+// stored: for readers that need more than one statistic per step, such as
+// a PromQL engine (alerting/histstore), which needs a histogram's buckets.
+type ReadRequest struct {
+	Series []string  // series keys, name{label="value",...}; unknown ones are left out
+	From   time.Time // the first step returned ends at or after From
+	To     time.Time // the last step returned starts at or before To
+}
+
+// Step is one series' data over one stored step.
+type Step struct {
+	Start, End time.Time
+	// Ticks are the collector ticks the step holds, Covered the time they
+	// cover (less than End-Start when the Monitor was not running all of
+	// it).
+	Ticks   uint64
+	Covered time.Duration
+	// Increase is a counter's increase over the step.
+	Increase float64
+	// Samples, Sum, Last, Min and Max describe a gauge's samples: how
+	// many, their sum (Sum/Samples is the mean), the latest, the lowest
+	// and highest. NaN (Last, Min, Max) when the step holds none.
+	Samples        uint64
+	Sum            float64
+	Last, Min, Max float64
+	// Hist is a histogram's observations in the step: schema, zero bucket,
+	// sparse buckets, count and sum (Min and Max are left zero).
+	Hist metric.HistogramValue
+}
+
+// SeriesSteps is one series' answer to Read.
+type SeriesSteps struct {
+	Key   string
+	Name  string
+	Kind  metric.Kind
+	Steps []Step // in time order, each at the resolution of the tier read
+}
+
+// Read returns the stored steps of req.Series that end at or after From
+// and start at or before To. It reads the finest tier whose retention
+// reaches From (the coarsest tier when none does) up to its last complete
+// step, then the finer tiers after it, down to the steps still waiting
+// for the disk, as Query does: so the steps are of the finest resolution
+// held for each span of time, and may change length along the answer
+// (5-minute steps then minutes, at the default tiers). Records of one step
+// written twice (a restart within a minute) are merged. The step being
+// collected is not included.
+//
+// All series are read in one pass over the frames. It fails with ctx, and
+// with ErrQueryTooLarge when the records it would hold pass
+// Options.MaxQueryRecords.
+func (s *Store) Read(ctx context.Context, req ReadRequest) ([]SeriesSteps, error) {
+	select {
+	case <-s.done:
+		return nil, ErrClosed
+	default:
+	}
+	if req.From.IsZero() || req.To.IsZero() {
+		return nil, fmt.Errorf("%w: from and to are required", ErrRange)
+	}
+	if req.From.After(req.To) {
+		return nil, fmt.Errorf("%w: from %s is after to %s", ErrRange, req.From.UTC().Format(time.RFC3339), req.To.UTC().Format(time.RFC3339))
+	}
+	out := make([]SeriesSteps, 0, len(req.Series))
+	var ser []scanSeries
+	s.mu.Lock()
+	for _, key := range req.Series {
+		in := s.cat.byKey[key]
+		if in == nil {
+			continue
+		}
+		out = append(out, SeriesSteps{Key: in.key, Name: in.name, Kind: in.kind})
+		ser = append(ser, scanSeries{disk: in.disk, local: in.local, kind: in.kind})
+	}
+	newest := s.newest
+	pend := append([]*pendingFrame(nil), s.pending...)
+	s.mu.Unlock()
+	if len(ser) == 0 {
+		return out, nil
+	}
+	from, to := req.From.Unix(), req.To.Unix()
+	tier := s.pickTier(from, newest, time.Duration(s.step0)*time.Second, to-from)
+	// A step ending at From starts one step earlier.
+	from -= s.steps[tier]
+	type acc struct {
+		t, step int64
+		r       rollup
+		has     bool
+	}
+	accs := make([]acc, len(ser))
+	flush := func(i int) {
+		a := &accs[i]
+		if a.has {
+			out[i].Steps = append(out[i].Steps, a.r.toStep(a.t, a.step))
+			a.has = false
+		}
+	}
+	err := s.scan(ctx, ser, pend, tier, from, to, func(i int, t, step int64, r *rollup) {
+		a := &accs[i]
+		if a.has && (a.t != t || a.step != step) {
+			flush(i)
+		}
+		if !a.has {
+			a.t, a.step, a.has = t, step, true
+			a.r.reset(r.kind)
+		}
+		a.r.merge(r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range accs {
+		flush(i)
+	}
+	return out, nil
+}
+
+// toStep converts a merged record of the step [t, t+step) (Unix seconds).
+func (r *rollup) toStep(t, step int64) Step {
+	st := Step{
+		Start: time.Unix(t, 0).UTC(), End: time.Unix(t+step, 0).UTC(),
+		Ticks: r.ticks, Covered: time.Duration(r.ms) * time.Millisecond,
+		Last: math.NaN(), Min: math.NaN(), Max: math.NaN(),
+	}
+	switch r.kind {
+	case metric.KindCounter:
+		st.Increase = r.a
+	case metric.KindGauge:
+		st.Samples, st.Sum, st.Last, st.Min, st.Max = r.n, r.a, r.last, r.lo, r.hi
+	case metric.KindHistogram:
+		st.Hist = r.h.Clone()
+		st.Hist.Min, st.Hist.Max = 0, 0
+	}
+	return st
+}
