@@ -183,13 +183,21 @@ func (s *Store) Consume(snap *vitals.Snapshot) {
 
 // pointLabels returns the Prometheus labels of a vitals point.
 func (s *Store) pointLabels(p *vitals.Point) labels.Labels {
-	b := labels.NewScratchBuilder(len(p.LabelNames()) + s.extra.Len() + 1)
-	b.Add(model.MetricNameLabel, p.Name())
-	for i, n := range p.LabelNames() {
+	return s.SeriesLabels(p.Name(), p.LabelNames(), p.LabelValues())
+}
+
+// SeriesLabels returns the labels the Store gives the vitals series of
+// metric name with the given label names and values: the name, the
+// labels (one named like an Options.Labels label renamed exported_<name>)
+// and Options.Labels.
+func (s *Store) SeriesLabels(name string, names, values []string) labels.Labels {
+	b := labels.NewScratchBuilder(len(names) + s.extra.Len() + 1)
+	b.Add(model.MetricNameLabel, name)
+	for i, n := range names {
 		if _, clash := s.extraMap[n]; clash {
 			n = "exported_" + n
 		}
-		b.Add(n, p.LabelValues()[i])
+		b.Add(n, values[i])
 	}
 	s.extra.Range(func(l labels.Label) { b.Add(l.Name, l.Value) })
 	b.Sort()
@@ -333,6 +341,11 @@ func (s *Store) Series() int {
 	return len(s.byID) + len(s.byHash)
 }
 
+// FloatHistogram converts a vitals histogram value to the native
+// histogram the Store keeps for it (schema, zero bucket, sparse buckets,
+// count and sum), with an unknown counter-reset hint.
+func FloatHistogram(hv *metric.HistogramValue) *histogram.FloatHistogram { return toHistogram(hv, nil) }
+
 // toHistogram converts a vitals histogram to a Prometheus native
 // histogram, kept in float form because that is what the engine reads
 // (converting on every read cost more than the query itself), sharing
@@ -384,6 +397,58 @@ func toHistogram(hv *metric.HistogramValue, prev *histogram.FloatHistogram) *his
 	}
 	h.PositiveSpans, h.PositiveBuckets = spans, counts
 	return h
+}
+
+// Head is the oldest sample the Store keeps of a series.
+type Head struct {
+	Labels labels.Labels
+	T      int64                     // milliseconds
+	F      float64                   // a float sample's value
+	H      *histogram.FloatHistogram // a histogram sample; shared with the ring: do not modify
+}
+
+// Oldest returns the timestamp (milliseconds) of the oldest tick the ring
+// keeps; ok is false when the ring is empty.
+func (s *Store) Oldest() (t int64, ok bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.ticks == 0 {
+		return 0, false
+	}
+	return s.ts[(s.ticks-min(s.ticks, uint64(s.n)))%uint64(s.n)], true
+}
+
+// Heads returns the timestamp (milliseconds) of the oldest tick the ring
+// keeps, and the oldest sample, stale markers aside, of every kept series
+// matching ms, sorted by labels. ok is false when the ring is empty.
+func (s *Store) Heads(ms ...*labels.Matcher) (oldest int64, heads []Head, ok bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.ticks == 0 {
+		return 0, nil, false
+	}
+	kept := min(s.ticks, uint64(s.n))
+	oldest = s.ts[(s.ticks-kept)%uint64(s.n)]
+	for _, m := range s.matchingLocked(ms) {
+		start := s.ticks - kept
+		if m.first > start+1 {
+			start = m.first - 1
+		}
+		for k := start; k < s.ticks; k++ {
+			i := k % uint64(s.n)
+			if m.vals != nil {
+				if v := m.vals[i]; !isAbsent(v) && !value.IsStaleNaN(v) {
+					heads = append(heads, Head{Labels: m.lset, T: s.ts[i], F: v})
+					break
+				}
+			} else if h := m.hists[i]; h != nil && h != staleHist {
+				heads = append(heads, Head{Labels: m.lset, T: s.ts[i], H: h})
+				break
+			}
+		}
+	}
+	sort.Slice(heads, func(i, j int) bool { return labels.Compare(heads[i].Labels, heads[j].Labels) < 0 })
+	return oldest, heads, true
 }
 
 // Querier implements storage.Queryable.

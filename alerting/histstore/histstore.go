@@ -1,0 +1,448 @@
+// Package histstore serves a vitals history (package history: minutes
+// for a day, 5-minute steps for a week, hours for 90 days) to Prometheus'
+// PromQL engine, joined to the raw sample ring of alerting/store, as one
+// storage.Queryable. The in-process evaluator (alerting/eval) reads it so
+// that rules whose range or offset reaches past the ring, such as
+// `rate(x[10m] offset 1d)`, see what a Prometheus keeping that long would.
+//
+//	ring := store.New(m, nil)
+//	hist, _ := history.Open(m, nil)
+//	ev, err := eval.New(histstore.New(ring, hist), nil)
+//
+// For the time before the ring's oldest kept tick (the boundary), each
+// selection reads the history of the matching vitals series (one
+// history.Store.Read for all of them) and returns one sample per stored
+// step, at the step's end, with the labels the ring gives the series
+// (store.Store.SeriesLabels: Options.Labels such as job and instance
+// included); Prometheus' merge querier chains them with the ring's samples
+// into one series. The samples are:
+//
+//   - a counter: a cumulative value, anchored to the ring's oldest sample
+//     of the series: value(t) = the ring's first value - the increases
+//     history holds between t and the boundary (the step holding the
+//     boundary counted in proportion), so the series joins the ring's real
+//     values without a reset, and every selection sees the same values.
+//     They may be negative (after a restart), which rate and increase do
+//     not mind. A series the ring no longer has counts from 0 at the
+//     selection's first step: its differences within one selection (rate,
+//     increase) are right, but `x offset 1d - x offset 2d` is not. Either
+//     way the differences between samples are exactly the stored
+//     increases.
+//   - a histogram: a cumulative native float histogram, anchored the same
+//     way, built from the steps' merged buckets (schema from the data).
+//   - a gauge: the step's last sample.
+//
+// The resolution is the history's: the finest tier that reaches the
+// selection's start, then finer ones (Read). So a 10-minute range a day
+// back holds two or three 5-minute samples (rate extrapolates between
+// them as over any scrape interval), and an instant selector reaching an
+// hourly step more than the engine's lookback delta (5 minutes) after it
+// finds nothing. Series the ring has but history does not (the Go runtime
+// and process metrics of store.Options.Gatherer) have no history.
+//
+// Reading history never fails a query: an error (history.ErrQueryTooLarge,
+// a closed Store) is a warning of the query, which then sees the ring
+// alone, as before. All methods are safe for concurrent use.
+package histstore
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"github.com/prometheus/prometheus/tsdb/chunks"
+	"github.com/prometheus/prometheus/util/annotations"
+
+	"github.com/bizra/vitals/alerting/store"
+	"github.com/bizra/vitals/history"
+	"github.com/bizra/vitals/metric"
+)
+
+// Queryable is the ring joined to the history. Create it with New.
+type Queryable struct {
+	ring *store.Store
+	hist *history.Store
+
+	mu      sync.Mutex
+	cat     []catSeries // sorted by labels
+	catSize int         // history's series count when cat was built
+	catTime time.Time
+}
+
+type catSeries struct {
+	key  string
+	name string
+	lset labels.Labels
+}
+
+// New returns the Queryable of ring joined to hist. hist nil is the ring
+// alone.
+func New(ring *store.Store, hist *history.Store) *Queryable {
+	return &Queryable{ring: ring, hist: hist}
+}
+
+// Querier implements storage.Queryable: the ring's querier, primary, and
+// the history's, secondary (its errors are warnings).
+func (q *Queryable) Querier(mint, maxt int64) (storage.Querier, error) {
+	rq, err := q.ring.Querier(mint, maxt)
+	if err != nil || q.hist == nil {
+		return rq, err
+	}
+	hq := &querier{q: q, mint: mint, maxt: maxt}
+	return storage.NewMergeQuerier([]storage.Querier{rq}, []storage.Querier{hq}, storage.ChainedSeriesMerge), nil
+}
+
+// catalog returns the history's series with their labels, rebuilt when
+// history's series change (checked by count, and at least once a minute).
+func (q *Queryable) catalog() []catSeries {
+	n := q.hist.Status().Series
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.cat != nil && n == q.catSize && time.Since(q.catTime) < time.Minute {
+		return q.cat
+	}
+	list := q.hist.Series()
+	cat := make([]catSeries, 0, len(list))
+	for _, in := range list {
+		name, names, values, err := parseKey(in.Key)
+		if err != nil || name != in.Name {
+			continue // not a key vitals.Point.Key writes
+		}
+		cat = append(cat, catSeries{key: in.Key, name: name, lset: q.ring.SeriesLabels(name, names, values)})
+	}
+	sort.Slice(cat, func(i, j int) bool { return labels.Compare(cat[i].lset, cat[j].lset) < 0 })
+	q.cat, q.catSize, q.catTime = cat, n, time.Now()
+	return cat
+}
+
+func (q *Queryable) matching(ms []*labels.Matcher) []catSeries {
+	var out []catSeries
+outer:
+	for _, c := range q.catalog() {
+		for _, m := range ms {
+			if !m.Matches(c.lset.Get(m.Name)) {
+				continue outer
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// parseKey splits a series key, name{label="value",...} as
+// vitals.Point.Key writes it, into the name and the labels in order.
+func parseKey(key string) (name string, names, values []string, err error) {
+	i := strings.IndexByte(key, '{')
+	if i < 0 {
+		return key, nil, nil, nil
+	}
+	name, rest := key[:i], key[i+1:]
+	bad := fmt.Errorf("histstore: malformed series key %q", key)
+	for {
+		if strings.HasPrefix(rest, "}") && len(rest) == 1 {
+			return name, names, values, nil
+		}
+		eq := strings.IndexByte(rest, '=')
+		if eq <= 0 || eq+1 >= len(rest) || rest[eq+1] != '"' {
+			return "", nil, nil, bad
+		}
+		names = append(names, rest[:eq])
+		rest = rest[eq+2:]
+		var v []byte
+		for {
+			if rest == "" {
+				return "", nil, nil, bad
+			}
+			c := rest[0]
+			rest = rest[1:]
+			if c == '"' {
+				break
+			}
+			if c == '\\' && rest != "" {
+				switch rest[0] {
+				case 'n':
+					c = '\n'
+				default:
+					c = rest[0]
+				}
+				rest = rest[1:]
+			}
+			v = append(v, c)
+		}
+		values = append(values, string(v))
+		if strings.HasPrefix(rest, ",") {
+			rest = rest[1:]
+		} else if rest != "}" {
+			return "", nil, nil, bad
+		}
+	}
+}
+
+type querier struct {
+	q          *Queryable
+	mint, maxt int64
+}
+
+func (hq *querier) Close() error { return nil }
+
+// Select returns the history of the matching series for [mint, boundary).
+func (hq *querier) Select(ctx context.Context, _ bool, hints *storage.SelectHints, ms ...*labels.Matcher) storage.SeriesSet {
+	mint, maxt := hq.mint, hq.maxt
+	if hints != nil {
+		mint, maxt = max(mint, hints.Start), min(maxt, hints.End)
+	}
+	boundary, heads, ringHas := hq.q.ring.Heads(ms...)
+	if !ringHas {
+		boundary = math.MaxInt64
+	}
+	end := min(maxt, boundary-1) // the last timestamp served from history
+	if mint > end {
+		return storage.EmptySeriesSet()
+	}
+	found := hq.q.matching(ms)
+	if len(found) == 0 {
+		return storage.EmptySeriesSet()
+	}
+	if hints != nil && hints.Func == "series" {
+		out := make([]storage.Series, len(found))
+		for i, c := range found {
+			out[i] = &series{lset: c.lset}
+		}
+		return &seriesSet{list: out, i: -1}
+	}
+	// History is read up to the boundary, to anchor counters to the
+	// ring's values: every selection then sees the same values (`x offset
+	// 1d - x offset 2d` is right), whatever its range.
+	to := end
+	if ringHas {
+		to = boundary
+	}
+	keys := make([]string, len(found))
+	for i, c := range found {
+		keys[i] = c.key
+	}
+	res, err := hq.q.hist.Read(ctx, history.ReadRequest{Series: keys, From: time.UnixMilli(mint), To: time.UnixMilli(to)})
+	if err != nil {
+		return storage.ErrSeriesSet(fmt.Errorf("history: %w", err))
+	}
+	byKey := make(map[string]*history.SeriesSteps, len(res))
+	for i := range res {
+		byKey[res[i].Key] = &res[i]
+	}
+	headOf := func(lset labels.Labels) *store.Head {
+		i := sort.Search(len(heads), func(i int) bool { return labels.Compare(heads[i].Labels, lset) >= 0 })
+		if i < len(heads) && labels.Equal(heads[i].Labels, lset) {
+			return &heads[i]
+		}
+		return nil
+	}
+	out := make([]storage.Series, 0, len(found))
+	for _, c := range found {
+		ss := byKey[c.key]
+		if ss == nil || len(ss.Steps) == 0 {
+			continue
+		}
+		var samples smpList
+		switch ss.Kind {
+		case metric.KindCounter:
+			samples = counterSamples(ss.Steps, headOf(c.lset), boundary, mint, end)
+		case metric.KindGauge:
+			for _, st := range ss.Steps {
+				if t := st.End.UnixMilli(); t >= mint && t <= end && !math.IsNaN(st.Last) {
+					samples = append(samples, smp{t: t, f: st.Last})
+				}
+			}
+		case metric.KindHistogram:
+			samples = histSamples(ss.Steps, headOf(c.lset), boundary, mint, end)
+		}
+		if len(samples) > 0 {
+			out = append(out, &series{lset: c.lset, samples: samples})
+		}
+	}
+	return &seriesSet{list: out, i: -1}
+}
+
+// fraction returns the share of step st that lies before the boundary.
+func fraction(st *history.Step, boundary int64) float64 {
+	s, e := st.Start.UnixMilli(), st.End.UnixMilli()
+	if e <= boundary {
+		return 1
+	}
+	if s >= boundary {
+		return 0
+	}
+	return float64(boundary-s) / float64(e-s)
+}
+
+// counterSamples turns steps' increases into cumulative values at the
+// steps' ends in [mint, end]: anchored to the ring's head when there is
+// one, else counted from 0.
+func counterSamples(steps []history.Step, head *store.Head, boundary, mint, end int64) smpList {
+	var out smpList
+	if head == nil || head.H != nil {
+		cur := 0.0
+		for i := range steps {
+			cur += steps[i].Increase
+			if t := steps[i].End.UnixMilli(); t >= mint && t <= end {
+				out = append(out, smp{t: t, f: cur})
+			}
+		}
+		return out
+	}
+	// Walk back from the ring's first value: the value at a step's end is
+	// the value after it less the step's increase (the part before the
+	// boundary, for the step holding it).
+	cur := head.F
+	for i := len(steps) - 1; i >= 0; i-- {
+		st := &steps[i]
+		if t := st.End.UnixMilli(); t >= mint && t <= end {
+			out = append(out, smp{t: t, f: cur})
+		}
+		cur -= st.Increase * fraction(st, boundary)
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// histSamples is counterSamples for histograms.
+func histSamples(steps []history.Step, head *store.Head, boundary, mint, end int64) smpList {
+	var out smpList
+	emit := func(t int64, h *histogram.FloatHistogram) {
+		c := h.Copy()
+		c.Compact(0)
+		c.CounterResetHint = histogram.NotCounterReset // the values only grow
+		out = append(out, smp{t: t, h: c})
+	}
+	if head == nil || head.H == nil {
+		var cur *histogram.FloatHistogram
+		for i := range steps {
+			d := store.FloatHistogram(&steps[i].Hist)
+			if cur == nil {
+				cur = d
+			} else if _, _, _, err := cur.Add(d); err != nil {
+				cur = d // buckets that cannot be added (custom bounds): start again
+			}
+			if t := steps[i].End.UnixMilli(); t >= mint && t <= end {
+				emit(t, cur)
+			}
+		}
+	} else {
+		cur := head.H.Copy()
+		for i := len(steps) - 1; i >= 0; i-- {
+			st := &steps[i]
+			if t := st.End.UnixMilli(); t >= mint && t <= end {
+				emit(t, cur)
+			}
+			f := fraction(st, boundary)
+			if f == 0 || st.Hist.Count == 0 && len(st.Hist.Buckets) == 0 {
+				continue
+			}
+			d := store.FloatHistogram(&st.Hist)
+			if f < 1 {
+				d.Mul(f)
+			}
+			if _, _, _, err := cur.Sub(d); err != nil {
+				break // cannot go further back
+			}
+		}
+		slices.Reverse(out)
+	}
+	if len(out) > 0 {
+		out[0].h.CounterResetHint = histogram.UnknownCounterReset
+	}
+	return out
+}
+
+func (hq *querier) LabelValues(_ context.Context, name string, _ *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+	if !hq.reachesHistory() {
+		return nil, nil, nil
+	}
+	var out []string
+	for _, c := range hq.q.matching(ms) {
+		if v := c.lset.Get(name); v != "" {
+			out = append(out, v)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil, nil
+}
+
+func (hq *querier) LabelNames(_ context.Context, _ *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
+	if !hq.reachesHistory() {
+		return nil, nil, nil
+	}
+	var out []string
+	for _, c := range hq.q.matching(ms) {
+		c.lset.Range(func(l labels.Label) { out = append(out, l.Name) })
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil, nil
+}
+
+// reachesHistory reports whether the querier's range starts before the
+// ring's oldest tick.
+func (hq *querier) reachesHistory() bool {
+	boundary, ok := hq.q.ring.Oldest()
+	return !ok || hq.mint < boundary
+}
+
+type series struct {
+	lset    labels.Labels
+	samples smpList
+}
+
+func (s *series) Labels() labels.Labels { return s.lset }
+func (s *series) Iterator(chunkenc.Iterator) chunkenc.Iterator {
+	return storage.NewListSeriesIterator(s.samples)
+}
+
+type seriesSet struct {
+	list []storage.Series
+	i    int
+}
+
+func (ss *seriesSet) Next() bool                        { ss.i++; return ss.i < len(ss.list) }
+func (ss *seriesSet) At() storage.Series                { return ss.list[ss.i] }
+func (ss *seriesSet) Err() error                        { return nil }
+func (ss *seriesSet) Warnings() annotations.Annotations { return nil }
+
+type smp struct {
+	t int64
+	f float64
+	h *histogram.FloatHistogram
+}
+
+func (s *smp) T() int64                      { return s.t }
+func (s *smp) ST() int64                     { return 0 }
+func (s *smp) F() float64                    { return s.f }
+func (s *smp) H() *histogram.Histogram       { return nil }
+func (s *smp) FH() *histogram.FloatHistogram { return s.h.Copy() } // the engine may write into it
+
+func (s *smp) Type() chunkenc.ValueType {
+	if s.h != nil {
+		return chunkenc.ValFloatHistogram
+	}
+	return chunkenc.ValFloat
+}
+
+func (s *smp) Copy() chunks.Sample {
+	c := *s
+	if c.h != nil {
+		c.h = c.h.Copy()
+	}
+	return &c
+}
+
+type smpList []smp
+
+func (l smpList) Get(i int) chunks.Sample { return &l[i] }
+func (l smpList) Len() int                { return len(l) }
