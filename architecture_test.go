@@ -83,6 +83,9 @@ var packageMap = map[string]layer{
 		"github.com/prometheus/prometheus", "github.com/prometheus/common/model", "github.com/prometheus/client_golang", "github.com/prometheus/client_model"}},
 	"alerting/eval": {vitals: []string{"alerting/rules", "metric", "internal/httpx"}, external: []string{
 		"github.com/prometheus/prometheus", "github.com/prometheus/common"}},
+	// The history store served to the PromQL engine, joined to the ring.
+	"alerting/histstore": {vitals: []string{"alerting/store", "history", "metric"}, external: []string{
+		"github.com/prometheus/prometheus"}},
 }
 
 const module = "github.com/bizra/vitals"

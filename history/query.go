@@ -1,6 +1,7 @@
 package history
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -209,7 +210,7 @@ func (s *Store) Query(ctx context.Context, req QueryRequest) (QueryResult, error
 	key := queryKey{series: req.Series, stat: req.Stat, from: from, step: step, tier: tier, to: alignDown(to, s.step0), ver: ver}
 	return s.cached(ctx, key, res, func() (QueryResult, error) {
 		q := &pointBuilder{stat: req.Stat, from: from, step: step}
-		err := s.scan(ctx, []scanSeries{{disk: disk, local: local, kind: in.kind}}, pend, tier, from, to,
+		err := s.scan(ctx, []scanSeries{{disk: disk, local: local, kind: in.kind}}, pend, tier, from, to, false,
 			func(_ int, t, _ int64, r *rollup) { q.add(t, r) })
 		if err != nil {
 			return res, err
@@ -235,20 +236,51 @@ type scanSeries struct {
 // record, the index of its series in ser, the step's start and length
 // (seconds); two records may share a step (a restart's late minute).
 // Records of another kind than the series' are skipped, damaged frames
-// counted and skipped. It fails when ctx ends or the records held pass
+// counted and skipped. It fails when ctx ends or the records read pass
 // Options.MaxQueryRecords.
-func (s *Store) scan(ctx context.Context, ser []scanSeries, pend []*pendingFrame, tier int, from, to int64, fn func(i int, t, step int64, r *rollup)) error {
+//
+// Without stream, every record is gathered and sorted by time before fn
+// sees any. With stream, the file's records go to fn as they are read
+// (the tiers hold disjoint spans, read in time order: no memory per
+// record), and the pending frames' after them, sorted; a pending frame
+// older than the file's newest (a rewind not yet written) then comes out
+// of order, and the caller drops it.
+func (s *Store) scan(ctx context.Context, ser []scanSeries, pend []*pendingFrame, tier int, from, to int64, stream bool, fn func(i int, t, step int64, r *rollup)) error {
 	type src struct {
-		t    int64
-		tier int // -1 for a pending frame
-		ser  int
-		rec  []byte
-		fr   frame
+		t         int64
+		tier      int32 // -1 for a pending frame
+		ser       int32
+		rec       []byte
+		ticks, ms uint64
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	var srcs []src
+	read := 0 // records read
+	var r rollup
+	decode := func(sc *src) {
+		if err := decodeRecord(sc.rec, sc.ticks, sc.ms, &r); err != nil {
+			if sc.tier >= 0 {
+				s.corruptFrame(int(sc.tier), sc.t, err)
+			}
+			return
+		}
+		if r.kind != ser[sc.ser].kind {
+			return
+		}
+		step := s.step0
+		if sc.tier >= 0 {
+			step = s.steps[sc.tier]
+		}
+		fn(int(sc.ser), sc.t, step, &r)
+	}
 	emit := func() error {
-		sort.SliceStable(srcs, func(i, j int) bool { return srcs[i].t < srcs[j].t })
-		var r rollup
+		// The tiers are read in time order; only pending frames (a restart's
+		// late minute) may need sorting.
+		if !slices.IsSortedFunc(srcs, func(a, b src) int { return cmp.Compare(a.t, b.t) }) {
+			sort.SliceStable(srcs, func(i, j int) bool { return srcs[i].t < srcs[j].t })
+		}
 		for i := range srcs {
 			if i%256 == 0 {
 				if ctx.Err() != nil {
@@ -258,27 +290,25 @@ func (s *Store) scan(ctx context.Context, ser []scanSeries, pend []*pendingFrame
 				// decodes thousands of records (BenchmarkServiceUnderQueries).
 				runtime.Gosched()
 			}
-			sc := &srcs[i]
-			if err := decodeRecord(sc.rec, sc.fr.ticks, sc.fr.ms, &r); err != nil {
-				if sc.tier >= 0 {
-					s.corruptFrame(sc.tier, sc.t, err)
-				}
-				continue
-			}
-			if r.kind != ser[sc.ser].kind {
-				continue
-			}
-			step := s.step0
-			if sc.tier >= 0 {
-				step = s.steps[sc.tier]
-			}
-			fn(sc.ser, sc.t, step, &r)
+			decode(&srcs[i])
 		}
 		return nil
 	}
 	tooMany := func() error {
 		return fmt.Errorf("%w: it reads more than %d records (Options.MaxQueryRecords); use a larger step or a shorter range",
 			ErrQueryTooLarge, s.opts.MaxQueryRecords)
+	}
+	// add takes one record: to fn at once when streaming, else gathered.
+	add := func(sc src) error {
+		if read++; read > s.opts.MaxQueryRecords {
+			return tooMany()
+		}
+		if stream && sc.tier >= 0 {
+			decode(&sc)
+			return nil
+		}
+		srcs = append(srcs, sc)
+		return nil
 	}
 	// committed is the last pending frame the file holds (as of the read
 	// transaction): later ones come from memory, so none counts twice.
@@ -289,11 +319,10 @@ func (s *Store) scan(ctx context.Context, ser []scanSeries, pend []*pendingFrame
 			}
 			for i := range ser {
 				if rec, ok := p.record(ser[i].local); ok {
-					srcs = append(srcs, src{t: p.t, tier: -1, ser: i, rec: rec, fr: frame{ticks: p.ticks, ms: p.ms}})
+					if err := add(src{t: p.t, tier: -1, ser: int32(i), rec: rec, ticks: p.ticks, ms: p.ms}); err != nil {
+						return err
+					}
 				}
-			}
-			if len(srcs) > s.opts.MaxQueryRecords {
-				return tooMany()
 			}
 		}
 		return nil
@@ -341,9 +370,6 @@ func (s *Store) scan(ctx context.Context, ser []scanSeries, pend []*pendingFrame
 					}
 					runtime.Gosched()
 				}
-				if len(srcs) >= s.opts.MaxQueryRecords {
-					return tooMany()
-				}
 				var f frame
 				if err := parseFrame(v, &f); err != nil {
 					s.corruptFrame(i, keyTime(k), err)
@@ -352,12 +378,14 @@ func (s *Store) scan(ctx context.Context, ser []scanSeries, pend []*pendingFrame
 				t := keyTime(k)
 				if len(byDisk) == 1 {
 					if rec, ok := f.find(ser[byDisk[0]].disk); ok {
-						srcs = append(srcs, src{t: t, tier: i, ser: byDisk[0], rec: rec, fr: f})
+						if err := add(src{t: t, tier: int32(i), ser: int32(byDisk[0]), rec: rec, ticks: f.ticks, ms: f.ms}); err != nil {
+							return err
+						}
 					}
 					continue
 				}
 				j := 0
-				_ = f.each(func(num uint32, rec []byte) error {
+				err := f.each(func(num uint32, rec []byte) error {
 					for j < len(byDisk) && ser[byDisk[j]].disk < num {
 						j++
 					}
@@ -365,10 +393,13 @@ func (s *Store) scan(ctx context.Context, ser []scanSeries, pend []*pendingFrame
 						return errStopEach
 					}
 					if ser[byDisk[j]].disk == num {
-						srcs = append(srcs, src{t: t, tier: i, ser: byDisk[j], rec: rec, fr: f})
+						return add(src{t: t, tier: int32(i), ser: int32(byDisk[j]), rec: rec, ticks: f.ticks, ms: f.ms})
 					}
 					return nil
 				})
+				if err != nil && err != errStopEach {
+					return err
+				}
 			}
 		}
 		committed := uint64(max(keyTime(meta.Get(keyCommitted)), 0))

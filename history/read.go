@@ -20,6 +20,7 @@ type ReadRequest struct {
 
 // Step is one series' data over one stored step.
 type Step struct {
+	Kind       metric.Kind
 	Start, End time.Time
 	// Ticks are the collector ticks the step holds, Covered the time they
 	// cover (less than End-Start when the Monitor was not running all of
@@ -39,55 +40,51 @@ type Step struct {
 	Hist metric.HistogramValue
 }
 
-// SeriesSteps is one series' answer to Read.
-type SeriesSteps struct {
-	Key   string
-	Name  string
-	Kind  metric.Kind
-	Steps []Step // in time order, each at the resolution of the tier read
-}
-
-// Read returns the stored steps of req.Series that end at or after From
-// and start at or before To. It reads the finest tier whose retention
-// reaches From (the coarsest tier when none does) up to its last complete
-// step, then the finer tiers after it, down to the steps still waiting
-// for the disk, as Query does: so the steps are of the finest resolution
-// held for each span of time, and may change length along the answer
-// (5-minute steps then minutes, at the default tiers). Records of one step
-// written twice (a restart within a minute) are merged. The step being
-// collected is not included.
+// Read calls fn with each stored step of req.Series that ends at or after
+// From and starts at or before To, each series' steps in time order;
+// series is the index of the step's series in req.Series (unknown series
+// have none). The Step, and its Hist.Buckets, are reused once fn returns:
+// copy what you keep.
 //
-// All series are read in one pass over the frames. It fails with ctx, and
-// with ErrQueryTooLarge when the records it would hold pass
+// It reads the finest tier whose retention reaches From (the coarsest
+// tier when none does) up to its last complete step, then the finer tiers
+// after it, down to the steps still waiting for the disk, as Query does:
+// so the steps are of the finest resolution held for each span of time,
+// and may change length along the way (5-minute steps then minutes, at
+// the default tiers). Records of one step written twice (a restart within
+// a minute) are merged. The step being collected is not included.
+//
+// All series are read in one pass over the frames, for readers that need
+// more than one statistic per step, such as a PromQL engine
+// (alerting/histstore), which needs a histogram's buckets. It fails with
+// ctx, and with ErrQueryTooLarge when the records it would hold pass
 // Options.MaxQueryRecords.
-func (s *Store) Read(ctx context.Context, req ReadRequest) ([]SeriesSteps, error) {
+func (s *Store) Read(ctx context.Context, req ReadRequest, fn func(series int, st *Step)) error {
 	select {
 	case <-s.done:
-		return nil, ErrClosed
+		return ErrClosed
 	default:
 	}
 	if req.From.IsZero() || req.To.IsZero() {
-		return nil, fmt.Errorf("%w: from and to are required", ErrRange)
+		return fmt.Errorf("%w: from and to are required", ErrRange)
 	}
 	if req.From.After(req.To) {
-		return nil, fmt.Errorf("%w: from %s is after to %s", ErrRange, req.From.UTC().Format(time.RFC3339), req.To.UTC().Format(time.RFC3339))
+		return fmt.Errorf("%w: from %s is after to %s", ErrRange, req.From.UTC().Format(time.RFC3339), req.To.UTC().Format(time.RFC3339))
 	}
-	out := make([]SeriesSteps, 0, len(req.Series))
 	var ser []scanSeries
+	var index []int // index in req.Series of each of ser
 	s.mu.Lock()
-	for _, key := range req.Series {
-		in := s.cat.byKey[key]
-		if in == nil {
-			continue
+	for i, key := range req.Series {
+		if in := s.cat.byKey[key]; in != nil {
+			ser = append(ser, scanSeries{disk: in.disk, local: in.local, kind: in.kind})
+			index = append(index, i)
 		}
-		out = append(out, SeriesSteps{Key: in.key, Name: in.name, Kind: in.kind})
-		ser = append(ser, scanSeries{disk: in.disk, local: in.local, kind: in.kind})
 	}
 	newest := s.newest
 	pend := append([]*pendingFrame(nil), s.pending...)
 	s.mu.Unlock()
 	if len(ser) == 0 {
-		return out, nil
+		return nil
 	}
 	from, to := req.From.Unix(), req.To.Unix()
 	tier := s.pickTier(from, newest, time.Duration(s.step0)*time.Second, to-from)
@@ -99,15 +96,20 @@ func (s *Store) Read(ctx context.Context, req ReadRequest) ([]SeriesSteps, error
 		has     bool
 	}
 	accs := make([]acc, len(ser))
+	var st Step
 	flush := func(i int) {
 		a := &accs[i]
 		if a.has {
-			out[i].Steps = append(out[i].Steps, a.r.toStep(a.t, a.step))
+			a.r.toStep(a.t, a.step, &st)
+			fn(index[i], &st)
 			a.has = false
 		}
 	}
-	err := s.scan(ctx, ser, pend, tier, from, to, func(i int, t, step int64, r *rollup) {
+	err := s.scan(ctx, ser, pend, tier, from, to, true, func(i int, t, step int64, r *rollup) {
 		a := &accs[i]
+		if a.has && t < a.t {
+			return // a pending step older than the file's newest: a rewind not yet written
+		}
 		if a.has && (a.t != t || a.step != step) {
 			flush(i)
 		}
@@ -118,17 +120,19 @@ func (s *Store) Read(ctx context.Context, req ReadRequest) ([]SeriesSteps, error
 		a.r.merge(r)
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for i := range accs {
 		flush(i)
 	}
-	return out, nil
+	return nil
 }
 
-// toStep converts a merged record of the step [t, t+step) (Unix seconds).
-func (r *rollup) toStep(t, step int64) Step {
-	st := Step{
+// toStep sets st to a merged record of the step [t, t+step) (Unix
+// seconds); st.Hist shares r's buckets.
+func (r *rollup) toStep(t, step int64, st *Step) {
+	*st = Step{
+		Kind:  r.kind,
 		Start: time.Unix(t, 0).UTC(), End: time.Unix(t+step, 0).UTC(),
 		Ticks: r.ticks, Covered: time.Duration(r.ms) * time.Millisecond,
 		Last: math.NaN(), Min: math.NaN(), Max: math.NaN(),
@@ -139,8 +143,7 @@ func (r *rollup) toStep(t, step int64) Step {
 	case metric.KindGauge:
 		st.Samples, st.Sum, st.Last, st.Min, st.Max = r.n, r.a, r.last, r.lo, r.hi
 	case metric.KindHistogram:
-		st.Hist = r.h.Clone()
+		st.Hist = r.h
 		st.Hist.Min, st.Hist.Max = 0, 0
 	}
-	return st
 }

@@ -10,6 +10,17 @@ import (
 	"github.com/bizra/vitals/metric"
 )
 
+// readAll collects Read's steps per series, copying them.
+func readAll(st *Store, req ReadRequest) ([][]Step, error) {
+	out := make([][]Step, len(req.Series))
+	err := st.Read(context.Background(), req, func(i int, p *Step) {
+		c := *p
+		c.Hist = p.Hist.Clone()
+		out[i] = append(out[i], c)
+	})
+	return out, err
+}
+
 // TestRead reads the three kinds of series back as stored, step by step,
 // and checks each step against what the rig recorded and against Query.
 func TestRead(t *testing.T) {
@@ -28,26 +39,27 @@ func TestRead(t *testing.T) {
 	}
 	keys := []string{"test_requests_total", "test_temperature_celsius", "test_latency_seconds", "nope"}
 	from, to := t0.Add(5*time.Minute), t0.Add(15*time.Minute)
-	res, err := st.Read(context.Background(), ReadRequest{Series: keys, From: from, To: to})
+	res, err := readAll(st, ReadRequest{Series: keys, From: from, To: to})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 3 || res[0].Kind != metric.KindCounter || res[1].Kind != metric.KindGauge || res[2].Kind != metric.KindHistogram {
-		t.Fatalf("%+v", res)
+	if len(res[3]) != 0 {
+		t.Fatalf("unknown series: %+v", res[3])
 	}
-	for _, s := range res {
+	for k, steps := range res[:3] {
 		// Steps ending at or after From, starting at or before To: minutes
 		// 4 to 15.
-		if len(s.Steps) != 12 {
-			t.Fatalf("%s: %d steps", s.Key, len(s.Steps))
+		if len(steps) != 12 {
+			t.Fatalf("%s: %d steps", keys[k], len(steps))
 		}
-		for i, p := range s.Steps {
+		for i, p := range steps {
 			start := t0.Add(time.Duration(4+i) * time.Minute)
-			if !p.Start.Equal(start) || !p.End.Equal(start.Add(time.Minute)) || p.Ticks != 6 || p.Covered != time.Minute {
-				t.Fatalf("%s step %d: %+v", s.Key, i, p)
+			if !p.Start.Equal(start) || !p.End.Equal(start.Add(time.Minute)) || p.Ticks != 6 || p.Covered != time.Minute ||
+				p.Kind != []metric.Kind{metric.KindCounter, metric.KindGauge, metric.KindHistogram}[k] {
+				t.Fatalf("%s step %d: %+v", keys[k], i, p)
 			}
 			last := float64((4+i)*6 + 5) // the gauge's last value in the minute
-			switch s.Kind {
+			switch p.Kind {
 			case metric.KindCounter:
 				if p.Increase != 6 {
 					t.Fatalf("step %d: increase %v", i, p.Increase)
@@ -77,15 +89,15 @@ func TestRead(t *testing.T) {
 	}
 	q := query(t, st, "test_latency_seconds", StatCount, t0.Add(4*time.Minute), to, time.Minute)
 	for i, p := range q.Points {
-		if p.V != float64(res[2].Steps[i].Hist.Count) || !p.T.Equal(res[2].Steps[i].Start) {
-			t.Fatalf("Query point %d %+v, Read %+v", i, p, res[2].Steps[i])
+		if p.V != float64(res[2][i].Hist.Count) || !p.T.Equal(res[2][i].Start) {
+			t.Fatalf("Query point %d %+v, Read %+v", i, p, res[2][i])
 		}
 	}
 
 	// The minute being collected is not returned; the sealed ones still
 	// waiting in memory are.
-	res, err = st.Read(context.Background(), ReadRequest{Series: keys[:1], From: t0.Add(28 * time.Minute), To: r.clk.Now()})
-	if err != nil || len(res[0].Steps) != 3 || !res[0].Steps[2].End.Equal(t0.Add(30*time.Minute)) {
+	res, err = readAll(st, ReadRequest{Series: keys[:1], From: t0.Add(28 * time.Minute), To: r.clk.Now()})
+	if err != nil || len(res[0]) != 3 || !res[0][2].End.Equal(t0.Add(30*time.Minute)) {
 		t.Fatalf("%+v %v", res, err)
 	}
 }
@@ -105,26 +117,26 @@ func TestReadTiers(t *testing.T) {
 	if err := st.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	res, err := st.Read(context.Background(), ReadRequest{Series: []string{"test_requests_total", "test_latency_seconds"}, From: t0.Add(-40 * time.Hour), To: r.clk.Now()})
+	res, err := readAll(st, ReadRequest{Series: []string{"test_requests_total", "test_latency_seconds"}, From: t0.Add(-40 * time.Hour), To: r.clk.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sum, obs := 0.0, uint64(0)
 	var fives, minutes int
-	for i, p := range res[0].Steps {
+	for i, p := range res[0] {
 		sum += p.Increase
-		obs += res[1].Steps[i].Hist.Count
+		obs += res[1][i].Hist.Count
 		switch p.End.Sub(p.Start) {
 		case 5 * time.Minute:
 			fives++
 			if minutes > 0 {
-				t.Fatalf("a 5-minute step after minutes: %+v", res[0].Steps)
+				t.Fatalf("a 5-minute step after minutes: %+v", res[0])
 			}
 		case time.Minute:
 			minutes++
 		}
-		if i > 0 && p.Start.Before(res[0].Steps[i-1].End) {
-			t.Fatalf("steps overlap: %+v then %+v", res[0].Steps[i-1], p)
+		if i > 0 && p.Start.Before(res[0][i-1].End) {
+			t.Fatalf("steps overlap: %+v then %+v", res[0][i-1], p)
 		}
 	}
 	if sum != float64(total) || obs != uint64(total) || fives != 4 || minutes != 30 {
@@ -141,27 +153,28 @@ func TestReadErrors(t *testing.T) {
 	}
 	ctx := context.Background()
 	keys := []string{"test_requests_total", "test_temperature_celsius"}
-	if _, err := st.Read(ctx, ReadRequest{Series: keys, From: t0, To: t0.Add(time.Hour)}); !errors.Is(err, ErrQueryTooLarge) {
+	none := func(int, *Step) {}
+	if err := st.Read(ctx, ReadRequest{Series: keys, From: t0, To: t0.Add(time.Hour)}, none); !errors.Is(err, ErrQueryTooLarge) {
 		t.Fatalf("120 records: %v", err)
 	}
-	if res, err := st.Read(ctx, ReadRequest{Series: keys, From: t0, To: t0.Add(40 * time.Minute)}); err != nil || len(res[1].Steps) != 41 {
+	if res, err := readAll(st, ReadRequest{Series: keys, From: t0, To: t0.Add(40 * time.Minute)}); err != nil || len(res[1]) != 41 {
 		t.Fatalf("82 records: %v", err)
 	}
-	if _, err := st.Read(ctx, ReadRequest{Series: keys, From: t0.Add(time.Hour), To: t0}); !errors.Is(err, ErrRange) {
+	if err := st.Read(ctx, ReadRequest{Series: keys, From: t0.Add(time.Hour), To: t0}, none); !errors.Is(err, ErrRange) {
 		t.Fatal(err)
 	}
-	if _, err := st.Read(ctx, ReadRequest{Series: keys, To: t0}); !errors.Is(err, ErrRange) {
+	if err := st.Read(ctx, ReadRequest{Series: keys, To: t0}, none); !errors.Is(err, ErrRange) {
 		t.Fatal(err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := st.Read(cctx, ReadRequest{Series: keys, From: t0, To: t0.Add(10 * time.Minute)}); !errors.Is(err, context.Canceled) {
+	if err := st.Read(cctx, ReadRequest{Series: keys, From: t0, To: t0.Add(10 * time.Minute)}, none); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
 	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Read(ctx, ReadRequest{Series: keys, From: t0, To: t0.Add(time.Hour)}); !errors.Is(err, ErrClosed) {
+	if err := st.Read(ctx, ReadRequest{Series: keys, From: t0, To: t0.Add(time.Hour)}, none); !errors.Is(err, ErrClosed) {
 		t.Fatal(err)
 	}
 }

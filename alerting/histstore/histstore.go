@@ -230,45 +230,37 @@ func (hq *querier) Select(ctx context.Context, _ bool, hints *storage.SelectHint
 	for i, c := range found {
 		keys[i] = c.key
 	}
-	res, err := hq.q.hist.Read(ctx, history.ReadRequest{Series: keys, From: time.UnixMilli(mint), To: time.UnixMilli(to)})
+	// One pass, forward: a counter's value at a step's end is the ring's
+	// first value less the increases after it, that is head - (total -
+	// prefix), with prefix the increases up to the step; so each kept
+	// sample records its prefix, and the total is known at the end.
+	acc := make([]seriesAcc, len(found))
+	err := hq.q.hist.Read(ctx, history.ReadRequest{Series: keys, From: time.UnixMilli(mint), To: time.UnixMilli(to)}, func(i int, st *history.Step) {
+		acc[i].add(st, boundary, mint, end)
+	})
 	if err != nil {
 		return storage.ErrSeriesSet(fmt.Errorf("history: %w", err))
 	}
-	byKey := make(map[string]*history.SeriesSteps, len(res))
-	for i := range res {
-		byKey[res[i].Key] = &res[i]
-	}
-	headOf := func(lset labels.Labels) *store.Head {
-		i := sort.Search(len(heads), func(i int) bool { return labels.Compare(heads[i].Labels, lset) >= 0 })
-		if i < len(heads) && labels.Equal(heads[i].Labels, lset) {
-			return &heads[i]
-		}
-		return nil
-	}
 	out := make([]storage.Series, 0, len(found))
-	for _, c := range found {
-		ss := byKey[c.key]
-		if ss == nil || len(ss.Steps) == 0 {
-			continue
+	for i, c := range found {
+		var head *store.Head
+		if j := sort.Search(len(heads), func(j int) bool { return labels.Compare(heads[j].Labels, c.lset) >= 0 }); j < len(heads) && labels.Equal(heads[j].Labels, c.lset) {
+			head = &heads[j]
 		}
-		var samples smpList
-		switch ss.Kind {
-		case metric.KindCounter:
-			samples = counterSamples(ss.Steps, headOf(c.lset), boundary, mint, end)
-		case metric.KindGauge:
-			for _, st := range ss.Steps {
-				if t := st.End.UnixMilli(); t >= mint && t <= end && !math.IsNaN(st.Last) {
-					samples = append(samples, smp{t: t, f: st.Last})
-				}
-			}
-		case metric.KindHistogram:
-			samples = histSamples(ss.Steps, headOf(c.lset), boundary, mint, end)
-		}
-		if len(samples) > 0 {
+		if samples := acc[i].samples(head); len(samples) > 0 {
 			out = append(out, &series{lset: c.lset, samples: samples})
 		}
 	}
 	return &seriesSet{list: out, i: -1}
+}
+
+// seriesAcc gathers one series' samples from history's steps.
+type seriesAcc struct {
+	kind  metric.Kind
+	out   smpList // gauges: the samples; counters and histograms: the prefixes
+	total float64
+	htot  *histogram.FloatHistogram
+	bad   bool // histograms that cannot be added (custom bounds)
 }
 
 // fraction returns the share of step st that lies before the boundary.
@@ -283,83 +275,76 @@ func fraction(st *history.Step, boundary int64) float64 {
 	return float64(boundary-s) / float64(e-s)
 }
 
-// counterSamples turns steps' increases into cumulative values at the
-// steps' ends in [mint, end]: anchored to the ring's head when there is
-// one, else counted from 0.
-func counterSamples(steps []history.Step, head *store.Head, boundary, mint, end int64) smpList {
-	var out smpList
-	if head == nil || head.H != nil {
-		cur := 0.0
-		for i := range steps {
-			cur += steps[i].Increase
-			if t := steps[i].End.UnixMilli(); t >= mint && t <= end {
-				out = append(out, smp{t: t, f: cur})
+func (a *seriesAcc) add(st *history.Step, boundary, mint, end int64) {
+	a.kind = st.Kind
+	t := st.End.UnixMilli()
+	keep := t >= mint && t <= end
+	switch st.Kind {
+	case metric.KindGauge:
+		if keep && !math.IsNaN(st.Last) {
+			a.out = append(a.out, smp{t: t, f: st.Last})
+		}
+	case metric.KindCounter:
+		a.total += st.Increase * fraction(st, boundary)
+		if keep {
+			a.out = append(a.out, smp{t: t, f: a.total})
+		}
+	case metric.KindHistogram:
+		f := fraction(st, boundary)
+		if a.bad || f == 0 || (st.Hist.Count == 0 && len(st.Hist.Buckets) == 0) {
+			if keep && a.htot != nil && !a.bad {
+				a.out = append(a.out, smp{t: t, h: a.htot.Copy()})
 			}
+			return
 		}
-		return out
-	}
-	// Walk back from the ring's first value: the value at a step's end is
-	// the value after it less the step's increase (the part before the
-	// boundary, for the step holding it).
-	cur := head.F
-	for i := len(steps) - 1; i >= 0; i-- {
-		st := &steps[i]
-		if t := st.End.UnixMilli(); t >= mint && t <= end {
-			out = append(out, smp{t: t, f: cur})
+		d := store.FloatHistogram(&st.Hist)
+		if f < 1 {
+			d.Mul(f)
 		}
-		cur -= st.Increase * fraction(st, boundary)
+		if a.htot == nil {
+			a.htot = d
+		} else if _, _, _, err := a.htot.Add(d); err != nil {
+			a.bad, a.out = true, nil
+			return
+		}
+		if keep {
+			a.out = append(a.out, smp{t: t, h: a.htot.Copy()})
+		}
 	}
-	slices.Reverse(out)
-	return out
 }
 
-// histSamples is counterSamples for histograms.
-func histSamples(steps []history.Step, head *store.Head, boundary, mint, end int64) smpList {
-	var out smpList
-	emit := func(t int64, h *histogram.FloatHistogram) {
-		c := h.Copy()
-		c.Compact(0)
-		c.CounterResetHint = histogram.NotCounterReset // the values only grow
-		out = append(out, smp{t: t, h: c})
-	}
-	if head == nil || head.H == nil {
-		var cur *histogram.FloatHistogram
-		for i := range steps {
-			d := store.FloatHistogram(&steps[i].Hist)
-			if cur == nil {
-				cur = d
-			} else if _, _, _, err := cur.Add(d); err != nil {
-				cur = d // buckets that cannot be added (custom bounds): start again
-			}
-			if t := steps[i].End.UnixMilli(); t >= mint && t <= end {
-				emit(t, cur)
+// samples returns the series' samples: gauges as they are; counters and
+// histograms anchored to the ring's head (head - (total - prefix)) when
+// there is one, else counted from 0 (the prefixes).
+func (a *seriesAcc) samples(head *store.Head) smpList {
+	switch a.kind {
+	case metric.KindCounter:
+		if head != nil && head.H == nil {
+			for i := range a.out {
+				a.out[i].f = head.F - (a.total - a.out[i].f)
 			}
 		}
-	} else {
-		cur := head.H.Copy()
-		for i := len(steps) - 1; i >= 0; i-- {
-			st := &steps[i]
-			if t := st.End.UnixMilli(); t >= mint && t <= end {
-				emit(t, cur)
+	case metric.KindHistogram:
+		if head != nil && head.H != nil && a.htot != nil {
+			base := head.H.Copy()
+			if _, _, _, err := base.Sub(a.htot); err != nil {
+				return nil
 			}
-			f := fraction(st, boundary)
-			if f == 0 || st.Hist.Count == 0 && len(st.Hist.Buckets) == 0 {
-				continue
-			}
-			d := store.FloatHistogram(&st.Hist)
-			if f < 1 {
-				d.Mul(f)
-			}
-			if _, _, _, err := cur.Sub(d); err != nil {
-				break // cannot go further back
+			for i := range a.out {
+				if _, _, _, err := a.out[i].h.Add(base); err != nil {
+					return nil
+				}
 			}
 		}
-		slices.Reverse(out)
+		for i := range a.out {
+			a.out[i].h.Compact(0)
+			a.out[i].h.CounterResetHint = histogram.NotCounterReset // the values only grow
+		}
+		if len(a.out) > 0 {
+			a.out[0].h.CounterResetHint = histogram.UnknownCounterReset
+		}
 	}
-	if len(out) > 0 {
-		out[0].h.CounterResetHint = histogram.UnknownCounterReset
-	}
-	return out
+	return a.out
 }
 
 func (hq *querier) LabelValues(_ context.Context, name string, _ *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {

@@ -11,8 +11,10 @@ import (
 
 	"github.com/bizra/vitals"
 	"github.com/bizra/vitals/alerting/eval"
+	"github.com/bizra/vitals/alerting/histstore"
 	"github.com/bizra/vitals/alerting/store"
 	"github.com/bizra/vitals/cmd/vitals/internal/demoload"
+	"github.com/bizra/vitals/history"
 	"github.com/bizra/vitals/internal/httpx"
 	"github.com/bizra/vitals/stream"
 )
@@ -29,12 +31,14 @@ const (
 
 // startAlerting runs the alert rules in process (cfg.AlertRules, or the
 // shipped ones): a sample ring fed by m (plus the Go runtime and process
-// metrics, as /metrics has them), Prometheus' engine, GET /api/v1/alerts
+// metrics, as /metrics has them) joined to hist for the time before it
+// (so `offset 1d` and the 6-h ratio read the history), Prometheus'
+// engine, GET /api/v1/alerts
 // and /api/v1/rules on api, the PromQL API under /promql/ on mux (behind
 // the API token), delivery to cfg.Alertmanager when set, alert changes
 // pushed to hub's alerts topic, and the scheduled payment outages. The
 // returned function stops all of it.
-func startAlerting(m *vitals.Monitor, api, mux *http.ServeMux, apiTok *httpx.Token, payments *demoload.BreakerLoad, hub *stream.Hub, cfg Config, log *slog.Logger) (stop func(), err error) {
+func startAlerting(m *vitals.Monitor, hist *history.Store, api, mux *http.ServeMux, apiTok *httpx.Token, payments *demoload.BreakerLoad, hub *stream.Hub, cfg Config, log *slog.Logger) (stop func(), err error) {
 	runtime := prometheus.NewRegistry()
 	runtime.MustRegister(
 		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{
@@ -51,7 +55,7 @@ func startAlerting(m *vitals.Monitor, api, mux *http.ServeMux, apiTok *httpx.Tok
 	}
 	var ev *eval.Evaluator
 	var publish func([]eval.Event) // set before ev starts
-	ev, err = eval.New(st, &eval.Options{Groups: cfg.AlertRules, Interval: alertInterval, Notifier: notifier, Registry: m.Registry(), Logger: log,
+	ev, err = eval.New(histstore.New(st, hist), &eval.Options{Groups: cfg.AlertRules, Interval: alertInterval, Notifier: notifier, Registry: m.Registry(), Logger: log,
 		ExternalURL: "http://" + cfg.Addr,
 		OnEvent: func(events []eval.Event) {
 			for _, e := range events {

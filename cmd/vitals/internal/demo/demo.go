@@ -241,7 +241,7 @@ func Run(ctx context.Context, cfg Config) error {
 	hub.Mount(mux)
 	mux.Handle("GET /metrics", exposition.Handler(m.Registry(), &exposition.HandlerOpts{Logger: log, BearerToken: cfg.MetricsToken}))
 	apiTok := httpx.NewToken(cfg.APIToken)
-	stopAlerting, err := startAlerting(m, api, mux, apiTok, payments, hub, cfg, log)
+	stopAlerting, err := startAlerting(m, hist, api, mux, apiTok, payments, hub, cfg, log)
 	if err != nil {
 		return fmt.Errorf("alerting: %w", err)
 	}
