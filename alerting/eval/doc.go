@@ -35,21 +35,30 @@
 //
 // # Ranges
 //
-// The rules read only what the Queryable holds: with alerting/store, the
-// raw ring, one hour by default (store.Options.Retention), plus what the
-// evaluator recorded itself (recording rules and ALERTS, kept
-// Options.Retention). The history store (package history) is not read.
-// So a rule whose range or offset reaches past the ring sees less than
-// Prometheus would. With the default hour: `offset 1d` selects nothing, so
-// VitalsOperationThroughputDrop and VitalsCacheCompressionRatioDegraded
-// never fire in process; a range `offset 1h` holds at most the ring's
-// oldest sample, so VitalsCacheEvictionStorm (a rate, which needs two)
-// never fires, and VitalsHeapGrowth and VitalsGoroutineLeak compare with
-// that one sample instead of a 10-minute or 1-hour average; the 6h error
-// ratio of VitalsOperationErrorBudgetBurnSlow covers only the hour held.
-// Raise store.Options.Retention to cover them (2h for the `offset 1h`
-// rules, 25h for `offset 1d`), at the memory per series
-// docs/PERFORMANCE.md gives.
+// The rules read only what the Queryable holds, plus what the evaluator
+// recorded itself (recording rules and ALERTS, kept Options.Retention).
+// With alerting/store alone that is the raw ring, one hour by default
+// (store.Options.Retention), and a rule whose range or offset reaches past
+// it sees less than Prometheus would: `offset 1d` selects nothing, a range
+// `offset 1h` at most the ring's oldest sample, a 6h ratio one hour.
+//
+// Pass histstore.New(ring, hist) (package alerting/histstore) to read the
+// history store (package history) for the time before the ring's oldest
+// sample: the history's steps (minutes for the last day, 5 minutes for a
+// week, hours for 90 days) joined to the ring as one series, counters and
+// native histograms without a reset at the join. The rules then see the
+// vitals series as Prometheus keeping 90 days would, at the history's
+// resolution: VitalsOperationThroughputDrop and
+// VitalsCacheCompressionRatioDegraded compare with the day before (from
+// 5-minute steps), VitalsCacheEvictionStorm with the hour before (from
+// minutes), and the 6h error ratio of VitalsOperationErrorBudgetBurnSlow
+// covers 6 hours. The Go runtime and process series that
+// store.Options.Gatherer adds are in the ring only, not in history, so
+// VitalsHeapGrowth and VitalsGoroutineLeak still see only the ring: with
+// the default hour their `offset 1h` ranges hold at most its oldest sample
+// (a store.Options.Retention of 2h covers them, at the memory per series
+// docs/PERFORMANCE.md gives). Without a history, a Retention of 25h covers
+// the `offset 1d` rules too.
 //
 // # Concurrency and lifecycle
 //
