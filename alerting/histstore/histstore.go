@@ -58,8 +58,6 @@ import (
 	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
-	"github.com/prometheus/prometheus/tsdb/chunkenc"
-	"github.com/prometheus/prometheus/tsdb/chunks"
 	"github.com/prometheus/prometheus/util/annotations"
 
 	"github.com/bizra/vitals/alerting/store"
@@ -215,9 +213,9 @@ func (hq *querier) Select(ctx context.Context, _ bool, hints *storage.SelectHint
 	if hints != nil && hints.Func == "series" {
 		out := make([]storage.Series, len(found))
 		for i, c := range found {
-			out[i] = &series{lset: c.lset}
+			out[i] = store.NewSeries(c.lset, nil)
 		}
-		return &seriesSet{list: out, i: -1}
+		return store.NewSeriesSet(out)
 	}
 	// History is read up to the boundary, to anchor counters to the
 	// ring's values: every selection then sees the same values (`x offset
@@ -248,16 +246,16 @@ func (hq *querier) Select(ctx context.Context, _ bool, hints *storage.SelectHint
 			head = &heads[j]
 		}
 		if samples := acc[i].samples(head); len(samples) > 0 {
-			out = append(out, &series{lset: c.lset, samples: samples})
+			out = append(out, store.NewSeries(c.lset, samples))
 		}
 	}
-	return &seriesSet{list: out, i: -1}
+	return store.NewSeriesSet(out)
 }
 
 // seriesAcc gathers one series' samples from history's steps.
 type seriesAcc struct {
 	kind  metric.Kind
-	out   smpList // gauges: the samples; counters and histograms: the prefixes
+	out   store.Samples // gauges: the samples; counters and histograms: the prefixes
 	total float64
 	htot  *histogram.FloatHistogram
 	bad   bool // histograms that cannot be added (custom bounds)
@@ -282,18 +280,18 @@ func (a *seriesAcc) add(st *history.Step, boundary, mint, end int64) {
 	switch st.Kind {
 	case metric.KindGauge:
 		if keep && !math.IsNaN(st.Last) {
-			a.out = append(a.out, smp{t: t, f: st.Last})
+			a.out = append(a.out, store.Sample{Time: t, Value: st.Last})
 		}
 	case metric.KindCounter:
 		a.total += st.Increase * fraction(st, boundary)
 		if keep {
-			a.out = append(a.out, smp{t: t, f: a.total})
+			a.out = append(a.out, store.Sample{Time: t, Value: a.total})
 		}
 	case metric.KindHistogram:
 		f := fraction(st, boundary)
 		if a.bad || f == 0 || (st.Hist.Count == 0 && len(st.Hist.Buckets) == 0) {
 			if keep && a.htot != nil && !a.bad {
-				a.out = append(a.out, smp{t: t, h: a.htot.Copy()})
+				a.out = append(a.out, store.Sample{Time: t, Hist: a.htot.Copy()})
 			}
 			return
 		}
@@ -308,7 +306,7 @@ func (a *seriesAcc) add(st *history.Step, boundary, mint, end int64) {
 			return
 		}
 		if keep {
-			a.out = append(a.out, smp{t: t, h: a.htot.Copy()})
+			a.out = append(a.out, store.Sample{Time: t, Hist: a.htot.Copy()})
 		}
 	}
 }
@@ -316,12 +314,12 @@ func (a *seriesAcc) add(st *history.Step, boundary, mint, end int64) {
 // samples returns the series' samples: gauges as they are; counters and
 // histograms anchored to the ring's head (head - (total - prefix)) when
 // there is one, else counted from 0 (the prefixes).
-func (a *seriesAcc) samples(head *store.Head) smpList {
+func (a *seriesAcc) samples(head *store.Head) store.Samples {
 	switch a.kind {
 	case metric.KindCounter:
 		if head != nil && head.H == nil {
 			for i := range a.out {
-				a.out[i].f = head.F - (a.total - a.out[i].f)
+				a.out[i].Value = head.F - (a.total - a.out[i].Value)
 			}
 		}
 	case metric.KindHistogram:
@@ -331,17 +329,17 @@ func (a *seriesAcc) samples(head *store.Head) smpList {
 				return nil
 			}
 			for i := range a.out {
-				if _, _, _, err := a.out[i].h.Add(base); err != nil {
+				if _, _, _, err := a.out[i].Hist.Add(base); err != nil {
 					return nil
 				}
 			}
 		}
 		for i := range a.out {
-			a.out[i].h.Compact(0)
-			a.out[i].h.CounterResetHint = histogram.NotCounterReset // the values only grow
+			a.out[i].Hist.Compact(0)
+			a.out[i].Hist.CounterResetHint = histogram.NotCounterReset // the values only grow
 		}
 		if len(a.out) > 0 {
-			a.out[0].h.CounterResetHint = histogram.UnknownCounterReset
+			a.out[0].Hist.CounterResetHint = histogram.UnknownCounterReset
 		}
 	}
 	return a.out
@@ -379,55 +377,3 @@ func (hq *querier) reachesHistory() bool {
 	boundary, ok := hq.q.ring.Oldest()
 	return !ok || hq.mint < boundary
 }
-
-type series struct {
-	lset    labels.Labels
-	samples smpList
-}
-
-func (s *series) Labels() labels.Labels { return s.lset }
-func (s *series) Iterator(chunkenc.Iterator) chunkenc.Iterator {
-	return storage.NewListSeriesIterator(s.samples)
-}
-
-type seriesSet struct {
-	list []storage.Series
-	i    int
-}
-
-func (ss *seriesSet) Next() bool                        { ss.i++; return ss.i < len(ss.list) }
-func (ss *seriesSet) At() storage.Series                { return ss.list[ss.i] }
-func (ss *seriesSet) Err() error                        { return nil }
-func (ss *seriesSet) Warnings() annotations.Annotations { return nil }
-
-type smp struct {
-	t int64
-	f float64
-	h *histogram.FloatHistogram
-}
-
-func (s *smp) T() int64                      { return s.t }
-func (s *smp) ST() int64                     { return 0 }
-func (s *smp) F() float64                    { return s.f }
-func (s *smp) H() *histogram.Histogram       { return nil }
-func (s *smp) FH() *histogram.FloatHistogram { return s.h.Copy() } // the engine may write into it
-
-func (s *smp) Type() chunkenc.ValueType {
-	if s.h != nil {
-		return chunkenc.ValFloatHistogram
-	}
-	return chunkenc.ValFloat
-}
-
-func (s *smp) Copy() chunks.Sample {
-	c := *s
-	if c.h != nil {
-		c.h = c.h.Copy()
-	}
-	return &c
-}
-
-type smpList []smp
-
-func (l smpList) Get(i int) chunks.Sample { return &l[i] }
-func (l smpList) Len() int                { return len(l) }

@@ -18,7 +18,15 @@ import (
 // copied out of the ring.
 type series struct {
 	lset    labels.Labels
-	samples smpList
+	samples Samples
+}
+
+// NewSeries returns a storage.Series over samples, in time order, whose
+// iterator hands the engine copies of the histograms (the engine writes
+// into the ones it is handed): what the Store's queriers return, for
+// queriers of other samples joined to it (alerting/histstore).
+func NewSeries(lset labels.Labels, samples Samples) storage.Series {
+	return &series{lset: lset, samples: samples}
 }
 
 func (s *series) Labels() labels.Labels { return s.lset }
@@ -46,49 +54,54 @@ func (it copyingIterator) AtHistogram(*histogram.Histogram) (int64, *histogram.H
 }
 
 type seriesSet struct {
-	list []*series
+	list []storage.Series
 	i    int
 }
+
+// NewSeriesSet returns a storage.SeriesSet of list, which must be sorted
+// by labels.
+func NewSeriesSet(list []storage.Series) storage.SeriesSet { return &seriesSet{list: list, i: -1} }
 
 func (ss *seriesSet) Next() bool                        { ss.i++; return ss.i < len(ss.list) }
 func (ss *seriesSet) At() storage.Series                { return ss.list[ss.i] }
 func (ss *seriesSet) Err() error                        { return nil }
 func (ss *seriesSet) Warnings() annotations.Annotations { return nil }
 
-// smp is one sample; h is shared with the ring: FH returns it as is and
-// copyingIterator copies it for the engine.
-type smp struct {
-	t int64
-	f float64
-	h *histogram.FloatHistogram
+// Sample is one sample of a series: a float, or a native histogram when
+// Hist is set. Hist may be shared: FH returns it as is and the series'
+// iterator copies it for the engine.
+type Sample struct {
+	Time  int64 // milliseconds
+	Value float64
+	Hist  *histogram.FloatHistogram
 }
 
-func (s *smp) T() int64                      { return s.t }
-func (s *smp) ST() int64                     { return 0 }
-func (s *smp) F() float64                    { return s.f }
-func (s *smp) H() *histogram.Histogram       { return nil }
-func (s *smp) FH() *histogram.FloatHistogram { return s.h }
+func (s *Sample) T() int64                      { return s.Time }
+func (s *Sample) ST() int64                     { return 0 }
+func (s *Sample) F() float64                    { return s.Value }
+func (s *Sample) H() *histogram.Histogram       { return nil }
+func (s *Sample) FH() *histogram.FloatHistogram { return s.Hist }
 
-func (s *smp) Type() chunkenc.ValueType {
-	if s.h != nil {
+func (s *Sample) Type() chunkenc.ValueType {
+	if s.Hist != nil {
 		return chunkenc.ValFloatHistogram
 	}
 	return chunkenc.ValFloat
 }
 
-func (s *smp) Copy() chunks.Sample {
+func (s *Sample) Copy() chunks.Sample {
 	c := *s
-	if c.h != nil {
-		c.h = c.h.Copy()
+	if c.Hist != nil {
+		c.Hist = c.Hist.Copy()
 	}
 	return &c
 }
 
-// smpList implements storage.Samples without an allocation per Get.
-type smpList []smp
+// Samples implements storage.Samples without an allocation per Get.
+type Samples []Sample
 
-func (l smpList) Get(i int) chunks.Sample { return &l[i] }
-func (l smpList) Len() int                { return len(l) }
+func (l Samples) Get(i int) chunks.Sample { return &l[i] }
+func (l Samples) Len() int                { return len(l) }
 
 // storeGatheredLocked stores the families of the Gatherer (the Go runtime
 // and process collectors): counters, gauges and untyped values as they

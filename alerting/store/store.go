@@ -513,10 +513,10 @@ func (q *querier) Select(ctx context.Context, _ bool, hints *storage.SelectHints
 				}
 				if m.vals != nil {
 					if v := m.vals[i]; !isAbsent(v) {
-						sr.samples = append(sr.samples, smp{t: t, f: v})
+						sr.samples = append(sr.samples, Sample{Time: t, Value: v})
 					}
 				} else if h := m.hists[i]; h != nil {
-					sr.samples = append(sr.samples, smp{t: t, h: h})
+					sr.samples = append(sr.samples, Sample{Time: t, Hist: h})
 				}
 			}
 			if len(sr.samples) > 0 {
@@ -530,7 +530,11 @@ func (q *querier) Select(ctx context.Context, _ bool, hints *storage.SelectHints
 	}
 	s.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return labels.Compare(out[i].lset, out[j].lset) < 0 })
-	return &seriesSet{list: out, i: -1}
+	list := make([]storage.Series, len(out))
+	for i, sr := range out {
+		list[i] = sr
+	}
+	return NewSeriesSet(list)
 }
 
 func (q *querier) LabelValues(ctx context.Context, name string, _ *storage.LabelHints, ms ...*labels.Matcher) ([]string, annotations.Annotations, error) {
