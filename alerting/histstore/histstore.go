@@ -34,10 +34,10 @@
 //
 // The resolution is the history's: the finest tier that reaches the
 // selection's start, then finer ones (Read). So a 10-minute range a day
-// back holds two 5-minute samples (rate extrapolates between
-// them as over any scrape interval), and an instant selector reaching an
-// hourly step more than the engine's lookback delta (5 minutes) after it
-// finds nothing. Series the ring has but history does not (the Go runtime
+// back holds two 5-minute samples (rate extrapolates between them as over
+// any scrape interval), and an instant selector reaching an hourly step
+// more than the engine's lookback delta (5 minutes) after it finds
+// nothing. Series the ring has but history does not (the Go runtime
 // and process metrics of store.Options.Gatherer) have no history.
 //
 // Reading history never fails a query: an error (history.ErrQueryTooLarge,
