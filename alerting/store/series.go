@@ -76,12 +76,22 @@ type Sample struct {
 	Hist  *histogram.FloatHistogram
 }
 
-func (s *Sample) T() int64                      { return s.Time }
-func (s *Sample) ST() int64                     { return 0 }
-func (s *Sample) F() float64                    { return s.Value }
-func (s *Sample) H() *histogram.Histogram       { return nil }
+// T returns the timestamp (chunks.Sample).
+func (s *Sample) T() int64 { return s.Time }
+
+// ST returns 0: no start timestamps.
+func (s *Sample) ST() int64 { return 0 }
+
+// F returns a float sample's value.
+func (s *Sample) F() float64 { return s.Value }
+
+// H returns nil: histograms are kept in float form.
+func (s *Sample) H() *histogram.Histogram { return nil }
+
+// FH returns the histogram, shared.
 func (s *Sample) FH() *histogram.FloatHistogram { return s.Hist }
 
+// Type returns ValFloatHistogram when Hist is set, else ValFloat.
 func (s *Sample) Type() chunkenc.ValueType {
 	if s.Hist != nil {
 		return chunkenc.ValFloatHistogram
@@ -89,6 +99,7 @@ func (s *Sample) Type() chunkenc.ValueType {
 	return chunkenc.ValFloat
 }
 
+// Copy returns a deep copy.
 func (s *Sample) Copy() chunks.Sample {
 	c := *s
 	if c.Hist != nil {
@@ -100,8 +111,11 @@ func (s *Sample) Copy() chunks.Sample {
 // Samples implements storage.Samples without an allocation per Get.
 type Samples []Sample
 
+// Get returns sample i.
 func (l Samples) Get(i int) chunks.Sample { return &l[i] }
-func (l Samples) Len() int                { return len(l) }
+
+// Len returns the number of samples.
+func (l Samples) Len() int { return len(l) }
 
 // storeGatheredLocked stores the families of the Gatherer (the Go runtime
 // and process collectors): counters, gauges and untyped values as they
