@@ -40,7 +40,12 @@
 // With alerting/store alone that is the raw ring, one hour by default
 // (store.Options.Retention), and a rule whose range or offset reaches past
 // it sees less than Prometheus would: `offset 1d` selects nothing, a range
-// `offset 1h` at most the ring's oldest sample, a 6h ratio one hour.
+// `offset 1h` at most the ring's oldest sample, a 6h ratio one hour. The
+// Go runtime and process series that store.Options.Gatherer adds are kept
+// two hours by default (store.Options.GathererRetention), the longest
+// offset + range the shipped rules read of them, so VitalsHeapGrowth
+// (`[10m] offset 1h`) and VitalsGoroutineLeak (`[1h] offset 1h`) average
+// every sample of their windows, as Prometheus would.
 //
 // Pass histstore.New(ring, hist) (package alerting/histstore) to read the
 // history store (package history) for the time before the ring's oldest
@@ -52,13 +57,11 @@
 // VitalsCacheCompressionRatioDegraded compare with the day before (from
 // 5-minute steps), VitalsCacheEvictionStorm with the hour before (from
 // minutes), and the 6h error ratio of VitalsOperationErrorBudgetBurnSlow
-// covers 6 hours. The Go runtime and process series that
-// store.Options.Gatherer adds are in the ring only, not in history, so
-// VitalsHeapGrowth and VitalsGoroutineLeak still see only the ring: with
-// the default hour their `offset 1h` ranges hold at most its oldest sample
-// (a store.Options.Retention of 2h covers them, at the memory per series
-// docs/PERFORMANCE.md gives). Without a history, a Retention of 25h covers
-// the `offset 1d` rules too.
+// covers 6 hours. The Go runtime and process series are not in history:
+// the ring's two hours of them are all the rules see, which is what the
+// shipped rules need (docs/PERFORMANCE.md gives what the second hour
+// costs). Without a history, a Retention of 25h covers the `offset 1d`
+// rules too.
 //
 // # Concurrency and lifecycle
 //

@@ -145,7 +145,7 @@ func (s *Store) storeGatheredLocked(fams []*dto.MetricFamily, t, tick uint64) {
 				h := lset.Hash()
 				ms := s.byHash[h]
 				if ms == nil {
-					if ms = s.addLocked(lset, n, false); ms == nil {
+					if ms = s.addLocked(lset, n, false, s.gn); ms == nil {
 						return
 					}
 					s.byHash[h] = ms

@@ -39,6 +39,13 @@ type Options struct {
 	// stored too: pass the Go runtime and process collectors so that the
 	// system alerts can be evaluated in process.
 	Gatherer prometheus.Gatherer
+	// GathererRetention is how long the Gatherer's samples are kept:
+	// they are not in history (alerting/histstore), so the ring is all
+	// the rules over them see. Default 2h, the longest offset + range over
+	// them in the shipped rules (VitalsGoroutineLeak's
+	// avg_over_time(go_goroutines[1h] offset 1h)); never less than
+	// Retention.
+	GathererRetention time.Duration
 }
 
 // Defaults.
@@ -46,6 +53,8 @@ const (
 	DefaultRetention  = time.Hour
 	DefaultResolution = 5 * time.Second
 	DefaultMaxSeries  = 20000
+
+	DefaultGathererRetention = 2 * time.Hour
 )
 
 // absent marks a tick at which a series had no sample. It is a NaN with a
@@ -60,9 +69,10 @@ var staleHist = &histogram.FloatHistogram{Sum: math.Float64frombits(value.StaleN
 // Store is the ring of samples. Create it with New.
 type Store struct {
 	mu        sync.RWMutex
-	n         int     // ticks kept
-	ts        []int64 // ring of tick timestamps (ms)
-	ticks     uint64  // ticks written; tick t is at t % n
+	n         uint64  // ticks kept of the vitals series
+	gn        uint64  // ticks kept of the gathered series, >= n
+	ts        []int64 // ring of tick timestamps (ms) of the last gn ticks
+	ticks     uint64  // ticks written; tick k (0-based) is at ts[k % gn]
 	lastKept  time.Time
 	res       time.Duration
 	extra     labels.Labels
@@ -80,12 +90,16 @@ type Store struct {
 	remove   func()
 }
 
+// memSeries is one series' ring: n slots (Store.n for vitals series,
+// Store.gn for gathered ones), tick k (0-based) at slot k % n, its
+// timestamp at Store.ts[k % Store.gn].
 type memSeries struct {
 	lset  labels.Labels
 	name  string
+	n     uint64    // slots: ticks kept
 	seen  uint64    // last tick (1-based) that wrote a sample; 0 never
 	first uint64    // first tick (1-based) written
-	vals  []float64 // float samples, aligned with Store.ts; nil for histograms
+	vals  []float64 // float samples; nil for histograms
 	hists []*histogram.FloatHistogram
 }
 
@@ -122,9 +136,16 @@ func newStore(opts *Options) *Store {
 	if o.Labels == nil {
 		o.Labels = map[string]string{"job": "vitals"}
 	}
-	n := int(o.Retention/o.Resolution) + 1
+	if o.GathererRetention <= 0 {
+		o.GathererRetention = DefaultGathererRetention
+	}
+	n := uint64(o.Retention/o.Resolution) + 1
+	gn := n
+	if o.Gatherer != nil {
+		gn = max(n, uint64(o.GathererRetention/o.Resolution)+1)
+	}
 	return &Store{
-		n: n, ts: make([]int64, n), res: o.Resolution, extra: labels.FromMap(o.Labels), extraMap: o.Labels,
+		n: n, gn: gn, ts: make([]int64, gn), res: o.Resolution, extra: labels.FromMap(o.Labels), extraMap: o.Labels,
 		maxSeries: o.MaxSeries, byID: map[uint64]*memSeries{}, byHash: map[uint64]*memSeries{},
 		byName: map[string][]*memSeries{}, gatherer: o.Gatherer,
 	}
@@ -151,27 +172,27 @@ func (s *Store) Consume(snap *vitals.Snapshot) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lastKept = snap.Time
-	t := s.ticks % uint64(s.n)
+	t, tg := s.ticks%s.n, s.ticks%s.gn // the slots of vitals and gathered series
 	s.ticks++
 	tick := s.ticks // 1-based tick number
-	s.ts[t] = snap.Time.UnixMilli()
+	s.ts[tg] = snap.Time.UnixMilli()
 	for i := range snap.Points {
 		p := &snap.Points[i]
 		ms := s.byID[p.SeriesID()]
 		if ms == nil {
-			if ms = s.addLocked(s.pointLabels(p), p.Name(), p.Kind() == metric.KindHistogram); ms == nil {
+			if ms = s.addLocked(s.pointLabels(p), p.Name(), p.Kind() == metric.KindHistogram, s.n); ms == nil {
 				continue
 			}
 			s.byID[p.SeriesID()] = ms
 		}
 		if p.Hist != nil {
-			ms.setHist(t, tick, toHistogram(p.Hist, ms.prevHist(s.n, tick)))
+			ms.setHist(t, tick, toHistogram(p.Hist, ms.prevHist(tick)))
 		} else {
 			ms.setFloat(t, tick, p.Value)
 		}
 	}
-	s.storeGatheredLocked(gathered, t, tick)
-	s.sweepLocked(t, tick)
+	s.storeGatheredLocked(gathered, tg, tick)
+	s.sweepLocked(t, tg, tick)
 	if s.seriesG != nil {
 		s.seriesG.Set(int64(len(s.byID) + len(s.byHash)))
 		// The estimate walks every kept histogram: once a minute is plenty.
@@ -204,7 +225,7 @@ func (s *Store) SeriesLabels(name string, names, values []string) labels.Labels 
 	return b.Labels()
 }
 
-func (s *Store) addLocked(lset labels.Labels, name string, hist bool) *memSeries {
+func (s *Store) addLocked(lset labels.Labels, name string, hist bool, n uint64) *memSeries {
 	if len(s.byID)+len(s.byHash) >= s.maxSeries {
 		s.dropped++
 		if s.droppedC != nil {
@@ -212,11 +233,11 @@ func (s *Store) addLocked(lset labels.Labels, name string, hist bool) *memSeries
 		}
 		return nil
 	}
-	ms := &memSeries{lset: lset, name: name}
+	ms := &memSeries{lset: lset, name: name, n: n}
 	if hist {
-		ms.hists = make([]*histogram.FloatHistogram, s.n)
+		ms.hists = make([]*histogram.FloatHistogram, n)
 	} else {
-		ms.vals = make([]float64, s.n)
+		ms.vals = make([]float64, n)
 		for i := range ms.vals {
 			ms.vals[i] = absent
 		}
@@ -248,19 +269,20 @@ func (ms *memSeries) setHist(t, tick uint64, h *histogram.FloatHistogram) {
 }
 
 // prevHist returns the series' sample of the previous tick, if any.
-func (ms *memSeries) prevHist(n int, tick uint64) *histogram.FloatHistogram {
+func (ms *memSeries) prevHist(tick uint64) *histogram.FloatHistogram {
 	if ms.seen == 0 || ms.seen != tick-1 || ms.hists == nil {
 		return nil
 	}
-	return ms.hists[(tick-2)%uint64(n)]
+	return ms.hists[(tick-2)%ms.n]
 }
 
 // sweepLocked marks the series without a sample at this tick: a stale
 // marker right after the last sample (so PromQL drops the series at once,
 // as after a scrape that no longer has it), absent after that, and the
-// series is forgotten once its last sample has left the ring.
-func (s *Store) sweepLocked(t, tick uint64) {
-	forget := func(ms *memSeries) bool {
+// series is forgotten once its last sample has left the ring. t and tg
+// are the tick's slots in the vitals and the gathered series' rings.
+func (s *Store) sweepLocked(t, tg, tick uint64) {
+	forget := func(ms *memSeries, t uint64) bool {
 		if ms.seen == tick {
 			return false
 		}
@@ -274,7 +296,7 @@ func (s *Store) sweepLocked(t, tick uint64) {
 		default:
 			ms.hists[t] = nil
 		}
-		if tick-ms.seen >= uint64(s.n) {
+		if tick-ms.seen >= ms.n {
 			s.byName[ms.name] = slices.DeleteFunc(s.byName[ms.name], func(o *memSeries) bool { return o == ms })
 			if len(s.byName[ms.name]) == 0 {
 				delete(s.byName, ms.name)
@@ -284,12 +306,12 @@ func (s *Store) sweepLocked(t, tick uint64) {
 		return false
 	}
 	for id, ms := range s.byID {
-		if forget(ms) {
+		if forget(ms, t) {
 			delete(s.byID, id)
 		}
 	}
 	for h, ms := range s.byHash {
-		if forget(ms) {
+		if forget(ms, tg) {
 			delete(s.byHash, h)
 		}
 	}
@@ -298,7 +320,7 @@ func (s *Store) sweepLocked(t, tick uint64) {
 // memoryLocked estimates the ring's memory: timestamps, float slots,
 // histogram slots and the buckets of kept histograms.
 func (s *Store) memoryLocked() int64 {
-	total := int64(8 * s.n)
+	total := int64(8 * len(s.ts))
 	count := func(ms *memSeries) {
 		total += int64(ms.lset.ByteSize()) + 64
 		if ms.vals != nil {
@@ -408,41 +430,46 @@ type Head struct {
 }
 
 // Oldest returns the timestamp (milliseconds) of the oldest tick the ring
-// keeps; ok is false when the ring is empty.
+// keeps of the vitals series (Retention); ok is false when the ring is
+// empty. The Gatherer's series reach further back, GathererRetention.
 func (s *Store) Oldest() (t int64, ok bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.ticks == 0 {
 		return 0, false
 	}
-	return s.ts[(s.ticks-min(s.ticks, uint64(s.n)))%uint64(s.n)], true
+	return s.ts[s.startLocked(s.n)%s.gn], true
 }
 
+// startLocked returns the oldest tick (0-based) a ring of n slots keeps.
+func (s *Store) startLocked(n uint64) uint64 { return s.ticks - min(s.ticks, n) }
+
 // Heads returns the timestamp (milliseconds) of the oldest tick the ring
-// keeps, and the oldest sample, stale markers aside, of every kept series
-// matching ms, sorted by labels. ok is false when the ring is empty.
+// keeps of the vitals series (as Oldest), and the oldest sample, stale
+// markers aside, of every kept series matching ms, sorted by labels: a
+// series of the Gatherer's may have one older than that tick. ok is false
+// when the ring is empty.
 func (s *Store) Heads(ms ...*labels.Matcher) (oldest int64, heads []Head, ok bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.ticks == 0 {
 		return 0, nil, false
 	}
-	kept := min(s.ticks, uint64(s.n))
-	oldest = s.ts[(s.ticks-kept)%uint64(s.n)]
+	oldest = s.ts[s.startLocked(s.n)%s.gn]
 	for _, m := range s.matchingLocked(ms) {
-		start := s.ticks - kept
+		start := s.startLocked(m.n)
 		if m.first > start+1 {
 			start = m.first - 1
 		}
 		for k := start; k < s.ticks; k++ {
-			i := k % uint64(s.n)
+			i, t := k%m.n, s.ts[k%s.gn]
 			if m.vals != nil {
 				if v := m.vals[i]; !isAbsent(v) && !value.IsStaleNaN(v) {
-					heads = append(heads, Head{Labels: m.lset, T: s.ts[i], F: v})
+					heads = append(heads, Head{Labels: m.lset, T: t, F: v})
 					break
 				}
 			} else if h := m.hists[i]; h != nil && h != staleHist {
-				heads = append(heads, Head{Labels: m.lset, T: s.ts[i], H: h})
+				heads = append(heads, Head{Labels: m.lset, T: t, H: h})
 				break
 			}
 		}
@@ -501,22 +528,29 @@ func (q *querier) Select(ctx context.Context, _ bool, hints *storage.SelectHints
 	found := s.matchingLocked(ms)
 	out := make([]*series, 0, len(found))
 	if hints == nil || hints.Func != "series" {
-		// Oldest kept tick first.
-		kept := min(s.ticks, uint64(s.n))
 		for _, m := range found {
 			sr := &series{lset: m.lset}
-			for k := s.ticks - kept; k < s.ticks; k++ {
-				i := k % uint64(s.n)
-				t := s.ts[i]
-				if t < mint || t > maxt || k+1 < m.first {
-					continue
-				}
-				if m.vals != nil {
-					if v := m.vals[i]; !isAbsent(v) {
-						sr.samples = append(sr.samples, Sample{Time: t, Value: v})
+			// Oldest kept tick first: k's slot i in the series' ring, j in
+			// the timestamps'.
+			k := s.startLocked(m.n)
+			if m.first > k+1 {
+				k = m.first - 1
+			}
+			for i, j := k%m.n, k%s.gn; k < s.ticks; k++ {
+				if t := s.ts[j]; t >= mint && t <= maxt {
+					if m.vals != nil {
+						if v := m.vals[i]; !isAbsent(v) {
+							sr.samples = append(sr.samples, Sample{Time: t, Value: v})
+						}
+					} else if h := m.hists[i]; h != nil {
+						sr.samples = append(sr.samples, Sample{Time: t, Hist: h})
 					}
-				} else if h := m.hists[i]; h != nil {
-					sr.samples = append(sr.samples, Sample{Time: t, Hist: h})
+				}
+				if i++; i == m.n {
+					i = 0
+				}
+				if j++; j == s.gn {
+					j = 0
 				}
 			}
 			if len(sr.samples) > 0 {

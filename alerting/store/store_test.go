@@ -133,3 +133,98 @@ func TestRetentionAndStaleness(t *testing.T) {
 		t.Fatalf("%d test_g series kept after retention", kept)
 	}
 }
+
+// TestGathererRetention: the Gatherer's series are kept
+// GathererRetention (2h by default), the vitals series Retention (1h), so
+// `avg_over_time(g[10m] offset 1h)` over a gathered gauge averages the
+// 120 samples of that window, as Prometheus would, where a one-hour ring
+// holds one; and the extra hour costs 8 bytes a tick of every gathered
+// series (and of the timestamps), in the memory estimate too.
+func TestGathererRetention(t *testing.T) {
+	m, clk := vitalstest.NewMonitor(t)
+	v := m.Registry().Gauge(metric.Opts{Name: "test_v", Help: "h"})
+	gath := prometheus.NewRegistry()
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "test_runtime_g", Help: "h"})
+	gath.MustRegister(g)
+	st := New(m, &Options{Gatherer: gath})
+	defer st.Close()
+	// The same samples with the gathered series kept as long as the rest.
+	short := NewDetached(&Options{Gatherer: gath, GathererRetention: time.Hour})
+	if st.n != 721 || st.gn != 1441 || short.gn != short.n || NewDetached(&Options{Retention: 3 * time.Hour, GathererRetention: time.Hour}).gn != 2161 {
+		t.Fatalf("ring lengths %d %d %d", st.n, st.gn, short.gn)
+	}
+	vals := map[int64]float64{} // the gathered gauge's value by tick time (ms)
+	var now time.Time
+	for k := range 1500 {
+		x := float64((k * 7919) % 1000) // distinct, not monotonic
+		g.Set(x)
+		v.Set(int64(k))
+		snap := vitalstest.Tick(m, clk, 5*time.Second)
+		short.Consume(snap)
+		now = snap.Time
+		vals[now.UnixMilli()] = x
+	}
+	// Prometheus' ranges are left-open: (now-70m, now-60m].
+	var sum, n float64
+	for ts, x := range vals {
+		if ts > now.Add(-70*time.Minute).UnixMilli() && ts <= now.Add(-time.Hour).UnixMilli() {
+			sum += x
+			n++
+		}
+	}
+	if n != 120 {
+		t.Fatalf("%v ticks in the window", n)
+	}
+	if r := instant(t, st, `avg_over_time(test_runtime_g[10m] offset 1h)`, now); len(r) != 1 || r[0].F != sum/n {
+		t.Fatalf("avg_over_time offset 1h: %v, want %v", r, sum/n)
+	}
+	if r := instant(t, short, `count_over_time(test_runtime_g[10m] offset 1h)`, now); len(r) != 1 || r[0].F != 1 {
+		t.Fatalf("a one-hour ring holds one sample of that window: %v", r)
+	}
+	for q, want := range map[string]float64{
+		`count_over_time(test_runtime_g[10m] offset 1h)`: 120,
+		`count_over_time(test_runtime_g[3h])`:            1441, // now-2h .. now
+		`count_over_time(test_v[3h])`:                    721,  // now-1h .. now
+		`count_over_time(test_v[10m] offset 1h)`:         1,
+		`test_runtime_g offset 2h`:                       vals[now.Add(-2*time.Hour).UnixMilli()],
+	} {
+		if r := instant(t, st, q, now); len(r) != 1 || r[0].F != want {
+			t.Fatalf("%s: %v, want %v", q, r, want)
+		}
+	}
+	if r := instant(t, st, `test_v offset 2h`, now); len(r) != 0 {
+		t.Fatalf("a vitals sample older than Retention: %v", r)
+	}
+	if b, _ := st.Oldest(); b != now.Add(-time.Hour).UnixMilli() {
+		t.Fatalf("Oldest %v", time.UnixMilli(b))
+	}
+	oldest, heads, _ := st.Heads(labels.MustNewMatcher(labels.MatchRegexp, "__name__", "test_.*"))
+	if oldest != now.Add(-time.Hour).UnixMilli() || len(heads) != 2 ||
+		heads[0].T != now.Add(-2*time.Hour).UnixMilli() || heads[1].T != oldest {
+		t.Fatalf("heads %v %+v", oldest, heads)
+	}
+	// The extra 720 ticks of the one gathered series and of the
+	// timestamps.
+	if d := st.Memory() - short.Memory(); d != 2*8*720 {
+		t.Fatalf("memory %d - %d = %d, want %d", st.Memory(), short.Memory(), d, 2*8*720)
+	}
+	// A gathered series that vanishes is kept until its last sample
+	// leaves its ring, then forgotten.
+	gath.Unregister(g)
+	for range 1440 {
+		now = vitalstest.Tick(m, clk, 5*time.Second).Time
+	}
+	if r := instant(t, st, `count_over_time(test_runtime_g[3h])`, now); len(r) != 1 || r[0].F != 1 || gathered(st) != 1 {
+		t.Fatalf("the last sample, 2h old: %v (%d gathered series)", r, gathered(st))
+	}
+	now = vitalstest.Tick(m, clk, 5*time.Second).Time
+	if r := instant(t, st, `count_over_time(test_runtime_g[3h])`, now); len(r) != 0 || gathered(st) != 0 {
+		t.Fatalf("forgotten: %v (%d gathered series)", r, gathered(st))
+	}
+}
+
+func gathered(st *Store) int {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	return len(st.byHash)
+}
