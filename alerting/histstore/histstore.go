@@ -38,7 +38,9 @@
 // any scrape interval), and an instant selector reaching an hourly step
 // more than the engine's lookback delta (5 minutes) after it finds
 // nothing. Series the ring has but history does not (the Go runtime
-// and process metrics of store.Options.Gatherer) have no history.
+// and process metrics of store.Options.Gatherer) have no history: the
+// ring alone serves them, store.Options.GathererRetention (2 h) back,
+// past the boundary.
 //
 // Reading history never fails a query: an error (history.ErrQueryTooLarge,
 // a closed Store) is a warning of the query, which then sees the ring

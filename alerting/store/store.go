@@ -23,7 +23,8 @@ import (
 
 // Options configure a Store; nil means all defaults.
 type Options struct {
-	// Retention is how long samples are kept. Default 1h.
+	// Retention is how long samples are kept (the Gatherer's:
+	// GathererRetention). Default 1h.
 	Retention time.Duration
 	// Resolution is the minimum time between two kept ticks. Default 5s.
 	Resolution time.Duration
