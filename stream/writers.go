@@ -144,6 +144,13 @@ func (w *writers) run() {
 			return
 		}
 		w.mu.Unlock()
+		// Give the P to the service's own goroutines between clients. A
+		// writer otherwise keeps its P through the writes of a whole
+		// tick (each returns at once), and a request that becomes
+		// runnable meanwhile waits for the scheduler's 10 ms preemption
+		// behind every writer; yielded, the writer waits in the global
+		// run queue instead, behind the requests.
+		runtime.Gosched()
 	}
 }
 
