@@ -154,11 +154,8 @@ func (s *Store) Query(ctx context.Context, req QueryRequest) (QueryResult, error
 	if req.Stat < StatCount || req.Stat > StatP999 {
 		return res, fmt.Errorf("%w: %v", ErrUnknownStat, req.Stat)
 	}
-	if req.From.IsZero() || req.To.IsZero() {
-		return res, fmt.Errorf("%w: from and to are required", ErrRange)
-	}
-	if req.From.After(req.To) {
-		return res, fmt.Errorf("%w: from %s is after to %s", ErrRange, req.From.UTC().Format(time.RFC3339), req.To.UTC().Format(time.RFC3339))
+	if err := checkRange(req.From, req.To); err != nil {
+		return res, err
 	}
 	if req.Step < 0 {
 		return res, fmt.Errorf("%w: negative step %v", ErrRange, req.Step)
@@ -420,6 +417,18 @@ var errStopEach = errors.New("stop")
 // view runs fn in a read transaction; a panic in bbolt (a damaged page
 // the open-time walk did not reach) is an error wrapping ErrCorrupt,
 // logged once per Store.
+// checkRange refuses a time range without both ends or with From after
+// To (Query and Read).
+func checkRange(from, to time.Time) error {
+	if from.IsZero() || to.IsZero() {
+		return fmt.Errorf("%w: from and to are required", ErrRange)
+	}
+	if from.After(to) {
+		return fmt.Errorf("%w: from %s is after to %s", ErrRange, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
 func (s *Store) view(db *bolt.DB, fn func(*bolt.Tx) error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {

@@ -2,7 +2,6 @@ package history
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"time"
 
@@ -65,11 +64,8 @@ func (s *Store) Read(ctx context.Context, req ReadRequest, fn func(series int, s
 		return ErrClosed
 	default:
 	}
-	if req.From.IsZero() || req.To.IsZero() {
-		return fmt.Errorf("%w: from and to are required", ErrRange)
-	}
-	if req.From.After(req.To) {
-		return fmt.Errorf("%w: from %s is after to %s", ErrRange, req.From.UTC().Format(time.RFC3339), req.To.UTC().Format(time.RFC3339))
+	if err := checkRange(req.From, req.To); err != nil {
+		return err
 	}
 	var ser []scanSeries
 	var index []int // index in req.Series of each of ser
