@@ -78,8 +78,9 @@ func (h *Hub) readWS(c *client) {
 }
 
 // writeWS writes one message as a WebSocket text frame, on a writer of
-// the pool. A failed write closes the client: "stalled" when the batch's
-// write deadline (StallTimeout) passed, the client went away otherwise.
+// the pool. A failed write closes the client: "stalled" when the write
+// deadline (StallTimeout to 1.5 StallTimeout, serveBatch) passed, the
+// client went away otherwise.
 //
 // The hub writes its frames to the socket itself rather than through
 // coder/websocket's Conn.Write: one writev of the frame header and the
@@ -105,7 +106,7 @@ func (h *Hub) writeWS(c *client, msg []byte, at time.Time, b *batch) bool {
 	}
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			c.close(reasonStalled, "stalled: a write blocked for "+h.o.StallTimeout.String())
+			c.close(reasonStalled, "stalled: a write blocked for more than "+h.o.StallTimeout.String())
 		} else {
 			c.close(reasonClientClosed, "")
 		}
@@ -205,7 +206,7 @@ const (
 // hijacker hands coder/websocket a connection with the hub's buffer sizes
 // and no deadlines (an http.Server's ReadTimeout and WriteTimeout put them
 // on the connection; a stream lives longer than any request, and the hub
-// sets its own write deadline per batch). It keeps the connection for
+// sets its own write deadline, serveBatch). It keeps the connection for
 // those deadlines.
 type hijacker struct {
 	http.ResponseWriter

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/bizra/vitals"
 	"github.com/bizra/vitals/exposition"
+	"github.com/bizra/vitals/metric"
 	"github.com/bizra/vitals/stream"
 )
 
@@ -104,11 +106,54 @@ func TestLoadtestUsage(t *testing.T) {
 }
 
 func TestFrameFields(t *testing.T) {
-	typ, seq, at := frameFields([]byte(`{"v":1,"type":"update","stream":3,"seq":42,"time":1700000000123,"interval_ms":100,"series":[]}`))
-	if typ != "update" || seq != 42 || at != 1700000000123 {
-		t.Fatalf("%q %d %d", typ, seq, at)
+	data, seq, at := frameFields([]byte(`{"v":1,"type":"update","stream":3,"seq":42,"time":1700000000123,"interval_ms":100,"series":[]}`))
+	if !data || seq != 42 || at != 1700000000123 {
+		t.Fatalf("%v %d %d", data, seq, at)
 	}
-	if typ, _, _ := frameFields([]byte(`{"v":1`)); typ != "" {
-		t.Fatal(typ)
+	if data, seq, _ := frameFields([]byte(`{"v":1,"type":"full","stream":3,"seq":7`)); !data || seq != 7 {
+		t.Fatalf("full: %v %d", data, seq)
+	}
+	for _, m := range []string{`{"v":1`, `{"v":1,"type":"hello","time":1}`, `{"v":1,"type":"fuller"}`} {
+		if data, _, _ := frameFields([]byte(m)); data {
+			t.Errorf("%s read as a data frame", m)
+		}
+	}
+}
+
+// The tool's quantiles come from the native buckets: the p99 of the
+// observations between two scrapes is within a bucket of the exact one,
+// where the classic power-of-two buckets could only say "125 to 250 ms".
+func TestScrapeQuantileFromNativeBuckets(t *testing.T) {
+	reg := metric.NewRegistry()
+	h := reg.Histogram(metric.Opts{Name: "vitals_stream_delivery_lag_seconds", Unit: "seconds", Help: "Lag."})
+	srv := httptest.NewServer(exposition.Handler(reg, nil))
+	defer srv.Close()
+	ctx := context.Background()
+	for i := 1; i <= 1000; i++ {
+		h.Observe(float64(i) / 10000) // 0.1 to 100 ms: before the window
+	}
+	a, err := scrape(ctx, http.DefaultClient, srv.URL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 1000; i++ {
+		h.Observe(0.130 + float64(i)/20000) // 130.05 to 180 ms
+	}
+	b, err := scrape(ctx, http.DefaultClient, srv.URL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.lag.Schema == nil || len(b.lag.PositiveSpan) == 0 {
+		t.Fatalf("no native buckets in the scrape: %v", b.lag)
+	}
+	for _, tc := range []struct{ q, exact float64 }{{0.5, 0.155}, {0.99, 0.1795}, {0.01, 0.1305}} {
+		n, got := deltaQuantile(a.lag, b.lag, tc.q)
+		if n != 1000 || math.Abs(got-tc.exact)/tc.exact > 0.01 {
+			t.Errorf("q%.2f over %d observations: %.5f, want %.5f within 1%%", tc.q, n, got, tc.exact)
+		}
+	}
+	// Without a previous scrape: every observation counts.
+	if n, got := deltaQuantile(nil, b.lag, 0.25); n != 2000 || math.Abs(got-0.05)/0.05 > 0.01 {
+		t.Errorf("q0.25 of all: %d %.5f", n, got)
 	}
 }

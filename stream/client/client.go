@@ -185,6 +185,34 @@ func (c *Conn) send(ctx context.Context, v any) error {
 	return c.SendRaw(ctx, b)
 }
 
+// NextHead reads the next message, copies its first len(head) bytes into
+// head and discards the rest. It returns how many bytes it copied and the
+// message's full length. Over WebSocket it allocates nothing, which is
+// what a client watching thousands of connections needs (the load tool
+// reads the type, seq and time fields, which a message begins with, this
+// way); over SSE it reads as NextRaw does.
+func (c *Conn) NextHead(ctx context.Context, head []byte) (n, size int, err error) {
+	if c.ws == nil {
+		b, err := c.NextRaw(ctx)
+		return copy(head, b), len(b), err
+	}
+	_, r, err := c.ws.Reader(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	n, err = io.ReadFull(r, head)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return n, n, nil // the message was shorter than head
+	}
+	if err != nil {
+		return n, n, err
+	}
+	// The rest must be read before the next message can be: io.Discard
+	// drains it through a pooled buffer.
+	rest, err := io.Copy(io.Discard, r)
+	return n, n + int(rest), err
+}
+
 // NextRaw returns the next message's JSON. The slice is the caller's.
 func (c *Conn) NextRaw(ctx context.Context) ([]byte, error) {
 	if c.ws != nil {

@@ -1,12 +1,14 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"go.uber.org/goleak"
 )
 
@@ -83,5 +85,51 @@ func TestEndpoint(t *testing.T) {
 	}
 	if _, err := endpoint("ftp://h", "/stream"); err == nil {
 		t.Error("ftp accepted")
+	}
+}
+
+func TestNextHeadReadsHeadsWithoutAllocating(t *testing.T) {
+	long := bytes.Repeat([]byte("x"), 5000)
+	const runs = 200
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		ctx := r.Context()
+		_ = ws.Write(ctx, websocket.MessageText, long)
+		_ = ws.Write(ctx, websocket.MessageText, []byte("short"))
+		for i := 0; i < runs+1; i++ {
+			_ = ws.Write(ctx, websocket.MessageText, long[:3000])
+		}
+		_ = ws.Close(websocket.StatusNormalClosure, "done")
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	head := make([]byte, 160)
+	if n, size, err := c.NextHead(ctx, head); err != nil || n != 160 || size != 5000 {
+		t.Fatalf("long message: n %d size %d err %v", n, size, err)
+	}
+	if n, size, err := c.NextHead(ctx, head); err != nil || n != 5 || size != 5 || string(head[:n]) != "short" {
+		t.Fatalf("short message: n %d size %d err %v %q", n, size, err, head[:n])
+	}
+	bg := context.Background()
+	allocs := testing.AllocsPerRun(runs, func() {
+		if n, size, err := c.NextHead(bg, head); err != nil || n != 160 || size != 3000 {
+			t.Fatalf("n %d size %d err %v", n, size, err)
+		}
+	})
+	if allocs != 0 && !raceEnabled {
+		t.Errorf("%.1f allocations per message, want 0", allocs)
+	}
+	if _, _, err := c.NextHead(ctx, head); CloseStatus(err) != int(websocket.StatusNormalClosure) {
+		t.Fatalf("after the last message: %v", err)
 	}
 }

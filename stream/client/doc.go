@@ -18,5 +18,10 @@
 //		}
 //	}
 //
+// Next decodes each message; NextRaw returns its JSON; NextHead copies
+// only its first bytes and allocates nothing over WebSocket, for a program
+// that watches many connections and needs only the fields a message
+// begins with (type, stream, seq, time), as `vitals loadtest` does.
+//
 // A Conn is read from one goroutine; its send methods are safe from any.
 package client
