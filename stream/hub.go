@@ -52,7 +52,9 @@ type Options struct {
 	QueueLimit int
 	// StallTimeout is how long a client may stay behind (a write blocked,
 	// or frames being coalesced) before it is disconnected ("stalled").
-	// 0: 10s.
+	// A blocked write with no newer frame to notice it is cut by the
+	// connection's write deadline, between StallTimeout and 1.5
+	// StallTimeout after it began. 0: 10s.
 	StallTimeout time.Duration
 	// ChurnRate is the sustained rate of subscribe and unsubscribe
 	// requests one client may make per second; past it requests are
