@@ -67,9 +67,10 @@ var packageMap = map[string]layer{
 	"otelexport": {vitals: []string{"metric"}, external: []string{"go.opentelemetry.io/otel"}},
 
 	// The command and its demo.
-	"cmd/vitals": {vitals: []string{"cmd/vitals/internal/demo", "cmd/vitals/internal/top", "alerting/rules", "alerting/dashboard", "stream/client"},
-		// vitals loadtest reads the server's /metrics.
-		external: []string{"github.com/prometheus/common/expfmt", "github.com/prometheus/common/model", "github.com/prometheus/client_model/go"}},
+	"cmd/vitals": {vitals: []string{"cmd/vitals/internal/demo", "cmd/vitals/internal/top", "alerting/rules", "alerting/dashboard", "stream/client", "metric"},
+		// vitals loadtest reads the server's /metrics, native buckets
+		// included (metric.BucketMid gives a bucket's value).
+		external: []string{"github.com/prometheus/common/expfmt", "github.com/prometheus/client_model/go"}},
 	"cmd/vitals/internal/demo":     {any: true},
 	"cmd/vitals/internal/demoload": {any: true},
 	// vitals top: the stream client and terminal raw mode, nothing else.
