@@ -3,6 +3,7 @@ package stream
 import (
 	"encoding/json"
 	"math"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -321,17 +322,32 @@ func (g *streamGroup) update(f *feed, fams []*metric.Family, now time.Time) {
 	b = append(b, '}')
 	g.order = cur
 	g.last = &frame{b: b, at: now, seq: g.seq}
+	// Hand the clients to the writer pool in batches of offerBatch (one
+	// lock of the pool each), yielding the P after each batch: the
+	// writers start on the first clients while the rest are offered,
+	// and the service's own goroutines, whose timers this P checks only
+	// when it schedules, are not held up for the whole loop (at 10,000
+	// subscribers it took 2-16 ms).
 	push := f.push[:0]
 	for s := range g.subs {
 		if s.c.offerData(s, g) {
 			push = append(push, s.c)
 		}
+		if len(push) == offerBatch {
+			g.f.h.writers.push(push...)
+			clear(push)
+			push = push[:0]
+			runtime.Gosched()
+		}
 	}
-	// One lock of the writer pool for the whole fan-out.
 	g.f.h.writers.push(push...)
 	clear(push)
 	f.push = push[:0]
 }
+
+// offerBatch is how many clients the fan-out offers a frame to between
+// hand-offs to the writer pool.
+const offerBatch = 256
 
 func (g *streamGroup) appendStreamFields(b []byte) []byte {
 	b = append(b, `,"stream":`...)

@@ -3,12 +3,14 @@ package stream_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -664,4 +666,54 @@ func nextAfterHello(t *testing.T, c *client.Conn) *client.Conn {
 		t.Fatalf("first: %s", m.Raw)
 	}
 	return c
+}
+
+// TestEverySubscriberGetsEveryTickPastOneBatch: the fan-out hands
+// subscribers to the writers in batches (and yields between them); with
+// more subscribers than two batches, each one still gets a frame every
+// tick, in order.
+func TestEverySubscriberGetsEveryTickPastOneBatch(t *testing.T) {
+	f := newFixture(t, nil)
+	const n = 600 // more than two batches of 256
+	conns := make([]*client.Conn, n)
+	for i := range conns {
+		conns[i] = f.dial(nil)
+		subscribe(t, conns[i], "perf", 100*time.Millisecond, "performance")
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			var last uint64
+			for frames := 0; frames < 5; {
+				m, err := c.Next(ctx)
+				if err != nil {
+					errs <- fmt.Errorf("client %d after %d frames: %v", i, frames, err)
+					return
+				}
+				if m.Type != "full" && m.Type != "update" {
+					continue
+				}
+				// A client behind (the race detector slows the test's
+				// readers) gets the latest full state instead of the
+				// updates it missed; an update always follows its
+				// predecessor.
+				if last != 0 && (m.Seq <= last || (m.Seq != last+1 && m.Type != "full")) {
+					errs <- fmt.Errorf("client %d: %s seq %d after %d", i, m.Type, m.Seq, last)
+					return
+				}
+				last = m.Seq
+				frames++
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

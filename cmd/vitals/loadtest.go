@@ -227,6 +227,7 @@ type serverStats struct {
 	clients              float64
 	hists                map[string]*dto.Histogram // vitals_operation_duration_seconds by operation
 	lag                  *dto.Histogram            // vitals_stream_delivery_lag_seconds
+	sched                *dto.Histogram            // go_sched_latencies_seconds
 	disconnects          map[string]float64
 	coalesced            float64
 }
@@ -534,6 +535,9 @@ func scrape(ctx context.Context, hc *http.Client, url, token string) (serverStat
 	if f := fams["vitals_stream_delivery_lag_seconds"]; f != nil && len(f.Metric) > 0 {
 		s.lag = f.Metric[0].Histogram
 	}
+	if f := fams["go_sched_latencies_seconds"]; f != nil && len(f.Metric) > 0 {
+		s.sched = f.Metric[0].Histogram
+	}
 	s.hists = map[string]*dto.Histogram{}
 	if f := fams["vitals_operation_duration_seconds"]; f != nil {
 		for _, m := range f.Metric {
@@ -695,6 +699,12 @@ func (r *loadResult) print(w io.Writer) {
 		if n, p50 := deltaQuantile(r.during.lag, r.end.lag, 0.5); n > 0 {
 			_, p99 := deltaQuantile(r.during.lag, r.end.lag, 0.99)
 			fmt.Fprintf(w, "server lag      p50 %.1f ms  p99 %.1f ms  (read to written into the socket, %d messages; the rest of the lag above is the clients')\n", p50*1000, p99*1000, n)
+		}
+		// How long the server's runnable goroutines waited for a P: what
+		// its requests pay when the writes and the clients take the cores.
+		if n, p99 := deltaQuantile(r.during.sched, r.end.sched, 0.99); n > 0 {
+			_, p999 := deltaQuantile(r.during.sched, r.end.sched, 0.999)
+			fmt.Fprintf(w, "server sched    p99 %.3f ms  p99.9 %.3f ms  (runnable goroutines waiting for a CPU, %d waits)\n", p99*1000, p999*1000, n)
 		}
 	}
 	for _, op := range r.ops {
